@@ -1,0 +1,129 @@
+// wmd::Segment: the daemon's view of a shared segment: the data object /NAME (exactly the
+// replicated bytes) and its control object /NAME.ctl (layout in client/include/wmd/segment_layout.h,
+// owned by libwmd). The whole maximum size is reserved in the address space up front, so
+// bytes().data() never moves when the segment grows.
+//
+// Thread-safety: grow() and the status/registry calls are for the owner thread. The doorbell
+// calls (wait_flush_request, wake_flush_waiter, flush_completed, notify_remote_applied) are
+// safe from any thread. The control object is shared with other processes; every shared field
+// is accessed atomically.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "daemon/util/result.hpp"
+
+namespace wmd {
+
+struct SegmentConfig {
+  std::string name;                 // POSIX shm name, "/wasm0"
+  std::uint64_t size_bytes = 0;     // create with / grow to at least this; 0: must exist
+  std::uint64_t max_size_bytes = 0; // address range reserved; a page multiple
+  std::uint32_t page_size_bytes = 0;
+  std::uint32_t mode = 0600;        // permissions for objects this call creates
+  bool allow_foreign_writable = false;  // accept objects other users can write
+};
+
+// A process registered as a writer of the segment (for kernel dirty tracking).
+struct WriterRecord {
+  std::uint32_t slot = 0;
+  std::int32_t pid = 0;
+  std::uint64_t start_time_ticks = 0;  // /proc/PID/stat field 22, against pid reuse
+  std::uint64_t address = 0;           // start of its mapping of the data object
+  std::uint64_t length_bytes = 0;
+  bool kernel_tracking = false;        // registered with userfaultfd WP_ASYNC
+};
+
+// What the daemon publishes for clients and wmdctl (see segment_layout.h for limits).
+struct SegmentPeerStatus {
+  std::string peer_id;
+  bool connected = false;
+  std::uint64_t rtt_us = 0;
+  std::uint64_t queue_bytes = 0;
+  std::uint64_t last_catchup_unix_ms = 0;
+  std::uint64_t patches_sent = 0;
+  std::uint64_t patches_received = 0;
+};
+
+struct SegmentStatus {
+  std::uint64_t lamport = 0;
+  std::uint64_t local_seq = 0;
+  std::uint64_t last_sync_unix_ms = 0;  // last time remote changes were applied
+  std::uint64_t errors = 0;
+  std::string last_error;
+  std::string tracking_mode;  // "hash" or "kernel"
+  std::vector<SegmentPeerStatus> peers;
+};
+
+class Segment {
+ public:
+  // Creates the objects when missing (config.size_bytes > 0), attaches when present, grows the
+  // data object when smaller than config.size_bytes. Errors (the objects left untouched):
+  // bad_magic, bad_layout_version, page_size_mismatch, beyond_max_size, invalid_config
+  // (foreign-writable objects), io_error (with the call and path in the message logged by the
+  // caller via last_error_text()).
+  static Result<std::unique_ptr<Segment>> open(const SegmentConfig& config);
+
+  ~Segment();  // unmaps and closes; never unlinks
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+
+  const std::string& name() const noexcept;
+  std::span<std::uint8_t> bytes() noexcept;  // the mapped size, base address stable
+  std::uint64_t mapped_size_bytes() const noexcept;
+  std::uint64_t max_size_bytes() const noexcept;
+  std::uint32_t page_size_bytes() const noexcept;
+
+  // Size recorded in the control object; a runtime that grew its memory raised it.
+  std::uint64_t control_size_bytes() const noexcept;
+  // Grows data object and mapping to at least new_size_bytes, raises the control size and bumps
+  // the generation when anything changed. Idempotent; usable as the engine's GrowFn.
+  Result<std::span<std::uint8_t>> grow(std::uint64_t new_size_bytes);
+  std::uint64_t generation() const noexcept;
+
+  // Doorbells. Clients ring flush (ticket = number of requests so far); the daemon scans,
+  // queues the patches, and calls flush_completed(ticket).
+  std::uint32_t flush_requested() const noexcept;
+  // Blocks until flush_requested() != seen, wake_flush_waiter() is called, or timeout.
+  void wait_flush_request(std::uint32_t seen, std::chrono::milliseconds timeout) const;
+  void wake_flush_waiter() const;
+  void flush_completed(std::uint32_t ticket) const;
+  // Remote changes were applied: bump the counter clients wait on and wake them.
+  void notify_remote_applied() const;
+
+  // Daemon presence, for clients: pid of the daemon serving the segment (0 when none).
+  void set_daemon_pid(std::int32_t pid);
+  void publish_status(const SegmentStatus& status);
+  std::vector<WriterRecord> writers() const;
+
+  class Impl;
+
+ private:
+  explicit Segment(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The engine's persistent state: shared memory object "/NAME.state" (Boost.Interprocess),
+// created zero-filled (sparse) at the size the engine asks for, so a restarted daemon resumes.
+// Thread-safety: owner thread only.
+class StateStore {
+ public:
+  static Result<std::unique_ptr<StateStore>> open(const std::string& segment_name,
+                                                  std::uint64_t size_bytes, std::uint32_t mode);
+  ~StateStore();
+  std::span<std::uint8_t> bytes() noexcept;
+  bool created() const noexcept;  // true when this call created the object
+
+  class Impl;
+
+ private:
+  explicit StateStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace wmd
