@@ -50,10 +50,14 @@ struct Growth {
 
 // One chunk of the sender's non-zero page digests, page indices strictly increasing within
 // and across chunks. A page missing from all chunks has the zero-page digest. `last` marks the
-// final chunk of one catch-up round.
+// final chunk of one catch-up round. On receiving the last chunk, a peer sends its state of
+// every page whose digest differs from the sender's and is not the zero-page digest, then
+// CatchupDone; when `reply_requested` is set it also sends its own digests (reply_requested
+// unset), so that a side that lost patches (dropped send queue) can push its pages too.
 struct Digests {
   std::uint64_t size_bytes = 0;
   bool last = false;
+  bool reply_requested = false;
   std::vector<PageDigest> digests;
   friend bool operator==(const Digests&, const Digests&) = default;
 };
