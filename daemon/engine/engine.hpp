@@ -47,6 +47,10 @@ struct EngineConfig {
   std::uint32_t max_merge_gap_bytes = 0;
   // Distinct peer ids the persistent state can record.
   std::uint32_t max_peers = 1024;
+  // Blocks (15 version runs each) in the persistent version pool; 0 = automatic (4 per page of
+  // the max size, at least 1024). The pool lives in sparse state storage, so unused blocks
+  // cost nothing; apply/merge report pool_exhausted when it runs out.
+  std::uint32_t version_pool_blocks = 0;
 };
 
 Status validate(const EngineConfig& config);
@@ -63,7 +67,7 @@ struct ScanStats {
 };
 
 struct ApplyStats {
-  std::uint64_t bytes_written = 0;   // bytes whose version was older and now hold the patch's
+  std::uint64_t bytes_written = 0;  // bytes whose version was older and now hold the patch's
   std::uint64_t pages_touched = 0;
   std::uint64_t pages_absorbed = 0;  // pages whose pending local changes were absorbed first
   bool grew = false;
@@ -79,6 +83,10 @@ struct RecoveryStats {
   bool resumed = false;             // false: storage was formatted fresh
   std::uint64_t torn_pages = 0;     // pages found mid-update and repaired
   std::uint64_t leaked_blocks = 0;  // overflow blocks reclaimed
+  // Pages whose version list was unreadable: reset to the never-written state (shadow zeroed),
+  // so the next scan re-absorbs their bytes as local changes and catch-up refills the rest.
+  std::uint64_t corrupt_pages = 0;
+  bool clean_shutdown = false;  // the previous engine on this state was destroyed normally
 };
 
 class Engine {
@@ -121,8 +129,7 @@ class Engine {
 
   // Absorbs the given candidate pages (each re-checked; sorted or not, duplicates allowed)
   // into one change round, like scan(). Out-of-range pages are ignored.
-  std::vector<Patch> absorb_pages(std::span<const std::uint64_t> pages,
-                                  ScanStats* stats = nullptr);
+  std::vector<Patch> absorb_pages(std::span<const std::uint64_t> pages, ScanStats* stats = nullptr);
 
   // --- seed API: applyPatches ---------------------------------------------------------
   // Applies a remote (or any) patch: validates it whole first (nothing is applied when it is
@@ -159,8 +166,8 @@ class Engine {
   std::uint64_t size_bytes() const noexcept;      // always a page multiple
   std::uint64_t max_size_bytes() const noexcept;  // always a page multiple
   std::uint64_t page_count() const noexcept;
-  std::uint64_t lamport() const noexcept;      // highest lamport seen or issued
-  std::uint64_t local_seq() const noexcept;    // last sequence number issued locally
+  std::uint64_t lamport() const noexcept;    // highest lamport seen or issued
+  std::uint64_t local_seq() const noexcept;  // last sequence number issued locally
   const RecoveryStats& recovery_stats() const noexcept;
   // Version runs of one page (canonical). REQUIRES: page < page_count()
   std::vector<VersionRun> page_versions(std::uint64_t page) const;

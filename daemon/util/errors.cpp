@@ -30,6 +30,7 @@ class WmdCategory final : public std::error_category {
       case errc::handshake_timeout: return "handshake timed out";
       case errc::heartbeat_timeout: return "heartbeat timed out";
       case errc::io_error: return "I/O error";
+      case errc::peer_table_full: return "peer table full (raise max_peers)";
     }
     return "unknown wmd error " + std::to_string(value);
   }

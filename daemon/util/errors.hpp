@@ -35,6 +35,8 @@ enum class errc {
   heartbeat_timeout,
   // System.
   io_error,
+  // Engine (added with the engine).
+  peer_table_full,           // the persistent peer table has no free slot
 };
 
 const std::error_category& wmd_category() noexcept;

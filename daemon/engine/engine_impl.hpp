@@ -1,0 +1,106 @@
+// Engine::Impl: the engine's state and its operations, shared by the engine_*.cpp files
+// (engine.cpp: creation, recovery, accessors; engine_scan.cpp: local change rounds;
+// engine_apply.cpp: apply, merge, export, resize).
+// Thread-safety: as Engine (owner thread only; find_changed_pages() may run concurrently with
+// itself).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "daemon/engine/engine.hpp"
+#include "daemon/engine/peer_table.hpp"
+#include "daemon/engine/state_layout.hpp"
+#include "daemon/engine/version_list.hpp"
+#include "daemon/engine/version_pool.hpp"
+
+namespace wmd {
+
+// Lamports above this are refused, so that max(seen) + 1 can never overflow.
+inline constexpr std::uint64_t kMaxLamport = std::uint64_t{1} << 62;
+
+class Engine::Impl {
+ public:
+  static Result<std::unique_ptr<Impl>> create(const EngineConfig& config,
+                                              std::span<std::uint8_t> memory,
+                                              std::span<std::uint8_t> state, GrowFn grow);
+  ~Impl();
+  void recover();  // torn pages, unreadable lists, leaked blocks (see RecoveryStats)
+
+  // A local change round being built: one timestamp, runs in page order, their bytes.
+  struct LocalRound {
+    bool started = false;
+    engine_detail::Stamp ts;
+    std::vector<Run> runs;
+    std::vector<std::uint8_t> payload;
+    std::uint64_t pages_checked = 0;
+    std::uint64_t pages_changed = 0;
+  };
+
+  // --- engine_scan.cpp
+  bool page_changed(std::uint64_t page) const;
+  std::vector<std::uint64_t> find_changed_pages(std::uint64_t first, std::uint64_t end) const;
+  // Absorbs the page's pending local changes into round; false when it had none (or the
+  // version pool could not take it, leaving it pending).
+  bool absorb_page(LocalRound& round, std::uint64_t page);
+  // Splits the round into patches, issues their sequence numbers and emits them.
+  std::vector<Patch> finish_round(LocalRound& round, ScanStats* stats);
+  std::vector<Patch> absorb_pages(std::span<const std::uint64_t> pages, ScanStats* stats);
+  // Absorbs the changed pages among `pages` (sorted, unique) as one round; returns how many.
+  std::uint64_t absorb_before_write(std::span<const std::uint64_t> pages);
+
+  // --- engine_apply.cpp
+  Result<ApplyStats> apply(const Patch& patch);
+  Result<MergeStats> merge_page(const PageState& state);
+  Result<PageState> export_page(std::uint64_t page);
+  Status resize(std::uint64_t new_size_bytes);
+  Status grow_to(std::uint64_t new_size_bytes);  // REQUIRES: page multiple <= max
+  void note_lamport(std::uint64_t lamport);
+
+  // --- engine.cpp: page record helpers
+  std::uint8_t* memory_page(std::uint64_t page) { return memory_.data() + page * page_size_; }
+  const std::uint8_t* memory_page(std::uint64_t page) const {
+    return memory_.data() + page * page_size_;
+  }
+  std::uint8_t* shadow_page(std::uint64_t page) { return shadow_ + page * page_size_; }
+  std::uint64_t stored_hash(std::uint64_t page) const { return records_[page].hash_x ^ zero_hash_; }
+  // REQUIRES: page < page_count(); the list was validated at create().
+  void load_versions(std::uint64_t page, engine_detail::VersionList& out) const;
+  void begin_update(std::uint64_t page);
+  void end_update(std::uint64_t page);
+  void publish_head(std::uint64_t page, std::uint32_t head);
+  // Recomputes the record's hash (from the shadow page) and digest (with versions).
+  void refresh_record(std::uint64_t page, const engine_detail::VersionList& versions);
+  std::vector<VersionRun> to_version_runs(const engine_detail::VersionList& list) const;
+  std::uint64_t page_count() const { return header_->size_bytes / page_size_; }
+  engine_detail::StampOrder order() const { return engine_detail::StampOrder(&peers_->names()); }
+
+  EngineConfig config_;
+  std::uint32_t page_size_ = 0;
+  std::uint64_t max_pages_ = 0;
+  engine_detail::StateHeader* header_ = nullptr;
+  engine_detail::PageRecord* records_ = nullptr;
+  std::uint8_t* shadow_ = nullptr;
+  std::optional<engine_detail::VersionPool> pool_;
+  std::optional<engine_detail::PeerTable> peers_;
+  std::span<std::uint8_t> memory_;
+  GrowFn grow_;
+  std::function<void(const Patch&)> diff_listener_;
+  std::function<void(std::uint64_t)> growth_listener_;
+  RecoveryStats recovery_;
+  std::uint64_t zero_hash_ = 0;
+  std::uint64_t zero_digest_ = 0;
+  std::uint32_t own_ref_ = 1;
+
+  // Scratch buffers reused across calls (owner thread only).
+  engine_detail::VersionList old_list_;
+  engine_detail::VersionList new_list_;
+  std::vector<engine_detail::PageRange> ranges_;
+  std::vector<engine_detail::PageRange> written_;
+};
+
+}  // namespace wmd

@@ -1,0 +1,141 @@
+// Local change rounds: finding changed pages, diffing them against the shadow, stamping the
+// changed bytes with the round's timestamp and turning the round into patches.
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+
+#include "daemon/engine/engine_impl.hpp"
+#include "daemon/engine/page_diff.hpp"
+#include "daemon/engine/page_digest.hpp"
+
+namespace wmd {
+
+using engine_detail::PageRange;
+using engine_detail::Stamp;
+using engine_detail::VersionPool;
+
+bool Engine::Impl::page_changed(std::uint64_t page) const {
+  return engine_detail::hash_bytes(memory_page(page), page_size_) != stored_hash(page);
+}
+
+std::vector<std::uint64_t> Engine::Impl::find_changed_pages(std::uint64_t first,
+                                                            std::uint64_t end) const {
+  std::vector<std::uint64_t> changed;
+  end = std::min(end, page_count());
+  for (std::uint64_t page = first; page < end; ++page) {
+    if (page_changed(page)) changed.push_back(page);
+  }
+  return changed;
+}
+
+bool Engine::Impl::absorb_page(LocalRound& round, std::uint64_t page) {
+  ++round.pages_checked;
+  if (!page_changed(page)) return false;
+  const std::uint8_t* current = memory_page(page);
+  std::uint8_t* shadow = shadow_page(page);
+  ranges_.clear();
+  engine_detail::diff_page(current, shadow, page_size_, config_.max_merge_gap_bytes, ranges_);
+  load_versions(page, old_list_);
+  if (ranges_.empty()) {
+    // Memory equals the shadow, only the stored hash was stale: nothing to send.
+    refresh_record(page, old_list_);
+    return false;
+  }
+  if (!round.started) {
+    round.started = true;
+    round.ts = Stamp{header_->lamport + 1, own_ref_};
+    // Stored before any byte carries it, so a restarted engine never reissues this lamport.
+    note_lamport(round.ts.lamport);
+  }
+  engine_detail::overlay(old_list_, ranges_, round.ts, /*only_if_newer=*/false, order(), new_list_,
+                         nullptr);
+  if (pool_->available() < VersionPool::blocks_for(new_list_)) return false;  // stays pending
+
+  // Snapshot the changed bytes first: a writer may keep writing memory, and the shadow must
+  // hold exactly what the patch carries.
+  const std::uint64_t page_offset = page * page_size_;
+  for (PageRange& r : ranges_) {
+    r.payload_offset = round.payload.size();
+    round.payload.insert(round.payload.end(), current + r.start, current + r.end);
+    round.runs.push_back(Run{page_offset + r.start, r.end - r.start});
+  }
+  // Versions are published before the shadow changes: a kill in between leaves new stamps
+  // over old shadow bytes, and memory still differs from the shadow, so the next scan
+  // re-absorbs the bytes rather than losing them.
+  const std::uint32_t old_head = records_[page].version_head;
+  begin_update(page);
+  publish_head(page, pool_->store(new_list_));
+  for (const PageRange& r : ranges_) {
+    std::memcpy(shadow + r.start, round.payload.data() + r.payload_offset, r.end - r.start);
+  }
+  refresh_record(page, new_list_);
+  end_update(page);
+  pool_->release(old_head);
+  ++round.pages_changed;
+  return true;
+}
+
+std::vector<Patch> Engine::Impl::finish_round(LocalRound& round, ScanStats* stats) {
+  std::vector<Patch> patches;
+  if (stats != nullptr) {
+    stats->pages_checked += round.pages_checked;
+    stats->pages_changed += round.pages_changed;
+    stats->bytes_changed += round.payload.size();
+  }
+  if (round.runs.empty()) return patches;
+  const std::uint64_t limit = config_.max_patch_bytes;
+  Patch current;
+  std::uint64_t payload_pos = 0;
+  for (const Run& run : round.runs) {
+    std::uint64_t offset = run.offset;
+    std::uint64_t remaining = run.length;
+    while (remaining > 0) {
+      if (current.bytes.size() == limit) {
+        patches.push_back(std::move(current));
+        current = Patch{};
+      }
+      const std::uint64_t take = std::min<std::uint64_t>(remaining, limit - current.bytes.size());
+      current.runs.push_back(Run{offset, static_cast<std::uint32_t>(take)});
+      const auto* from = round.payload.data() + payload_pos;
+      current.bytes.insert(current.bytes.end(), from, from + take);
+      payload_pos += take;
+      offset += take;
+      remaining -= take;
+    }
+  }
+  patches.push_back(std::move(current));
+  for (Patch& patch : patches) {
+    patch.origin = config_.peer_id;
+    patch.lamport = round.ts.lamport;
+    patch.seq = header_->local_seq + 1;
+    std::atomic_ref<std::uint64_t>(header_->local_seq).store(patch.seq, std::memory_order_release);
+    peers_->note_seq(own_ref_, patch.seq);
+  }
+  if (diff_listener_) {
+    for (const Patch& patch : patches) diff_listener_(patch);
+  }
+  return patches;
+}
+
+std::vector<Patch> Engine::Impl::absorb_pages(std::span<const std::uint64_t> pages,
+                                              ScanStats* stats) {
+  std::vector<std::uint64_t> sorted(pages.begin(), pages.end());
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  LocalRound round;
+  const std::uint64_t count = page_count();
+  for (std::uint64_t page : sorted) {
+    if (page >= count) break;
+    absorb_page(round, page);
+  }
+  return finish_round(round, stats);
+}
+
+std::uint64_t Engine::Impl::absorb_before_write(std::span<const std::uint64_t> pages) {
+  LocalRound round;
+  for (std::uint64_t page : pages) absorb_page(round, page);
+  finish_round(round, nullptr);
+  return round.pages_changed;
+}
+
+}  // namespace wmd
