@@ -1,0 +1,146 @@
+#include <doctest/doctest.h>
+
+#include "proto/codec.hpp"
+#include "tests/unit/proto/sample_messages.hpp"
+
+namespace wmd::proto {
+namespace {
+
+using testing::decode_frame;
+using testing::test_limits;
+
+Message round_trip(const Message& message, const Limits& limits = test_limits()) {
+  const std::vector<std::uint8_t> frame = encode(message);
+  Result<Message> decoded = decode_frame(frame, limits);
+  REQUIRE_MESSAGE(decoded.ok(), decoded.error().message());
+  return std::move(decoded).value();
+}
+
+TEST_CASE("every message type survives encode then decode unchanged") {
+  for (const Message& message : testing::sample_messages()) {
+    CAPTURE(to_string(type_of(message)));
+    CHECK(round_trip(message) == message);
+  }
+}
+
+TEST_CASE("a frame starts with the body length and the message type") {
+  for (const Message& message : testing::sample_messages()) {
+    const std::vector<std::uint8_t> frame = encode(message);
+    REQUIRE(frame.size() >= kFrameHeaderBytes);
+    const std::uint32_t body =
+        frame[0] | frame[1] << 8 | frame[2] << 16 | std::uint32_t{frame[3]} << 24;
+    CHECK(body == frame.size() - kFrameHeaderBytes);
+    CHECK(frame[4] == static_cast<std::uint8_t>(type_of(message)));
+  }
+}
+
+TEST_CASE("encode appends to a buffer that already holds frames") {
+  std::vector<std::uint8_t> stream;
+  const auto messages = testing::sample_messages();
+  for (const Message& m : messages) encode(m, stream);
+  FrameReader reader(test_limits());
+  reader.feed(stream);
+  for (const Message& m : messages) {
+    auto next = reader.next();
+    REQUIRE(next.ok());
+    REQUIRE(next->has_value());
+    CHECK(**next == m);
+  }
+  CHECK(reader.buffered_bytes() == 0);
+}
+
+TEST_CASE("messages with empty collections round trip") {
+  Hello hello = testing::sample_hello();
+  hello.clock.clear();
+  hello.cluster.clear();
+  CHECK(round_trip(hello) == Message{hello});
+
+  Patch patch = testing::sample_patch();
+  patch.runs.clear();
+  patch.bytes.clear();
+  CHECK(round_trip(patch) == Message{patch});
+
+  Digests digests;
+  digests.size_bytes = 0;
+  CHECK(round_trip(digests) == Message{digests});
+
+  CHECK(round_trip(PageStates{}) == Message{PageStates{}});
+  CHECK(round_trip(Error{}) == Message{Error{}});
+  CHECK(round_trip(Heartbeat{}) == Message{Heartbeat{}});
+  CHECK(round_trip(CatchupDone{}) == Message{CatchupDone{}});
+  CHECK(round_trip(Growth{}) == Message{Growth{}});
+}
+
+TEST_CASE("strings of the largest allowed length round trip") {
+  Hello hello = testing::sample_hello();
+  hello.cluster = std::string(kMaxClusterNameBytes, 'c');
+  hello.peer_id = std::string(kMaxPeerIdBytes, '~');
+  hello.clock = {{std::string(kMaxPeerIdBytes, '!'), ~std::uint64_t{0}}};
+  CHECK(round_trip(hello) == Message{hello});
+
+  Error error{0xffff, std::string(kMaxErrorTextBytes, 'e')};
+  CHECK(round_trip(error) == Message{error});
+
+  Patch patch = testing::sample_patch();
+  patch.origin = std::string(kMaxPeerIdBytes, 'o');
+  patch.seq = ~std::uint64_t{0};
+  patch.lamport = ~std::uint64_t{0};
+  CHECK(round_trip(patch) == Message{patch});
+}
+
+TEST_CASE("extreme numeric values round trip") {
+  Limits limits = test_limits();
+  limits.max_size_bytes = ~std::uint64_t{0};
+  limits.page_size_bytes = 1;
+
+  Patch patch;
+  patch.origin = "p";
+  patch.seq = 1;
+  patch.lamport = 1;
+  patch.runs = {{~std::uint64_t{0} - 1, 1}};
+  patch.bytes = {0xaa};
+  CHECK(round_trip(patch, limits) == Message{patch});
+
+  Digests digests;
+  digests.size_bytes = ~std::uint64_t{0};
+  digests.digests = {{0, 0}, {~std::uint64_t{0} - 1, 1}};
+  CHECK(round_trip(digests, limits) == Message{digests});
+
+  PageStates states;
+  PageState page;
+  page.page_index = ~std::uint64_t{0} - 1;
+  page.bytes = {0x5a};
+  page.versions = {{0, 1, {~std::uint64_t{0}, "z"}}};
+  states.pages = {page};
+  CHECK(round_trip(states, limits) == Message{states});
+
+  CHECK(round_trip(Growth{~std::uint64_t{0}}, limits) == Message{Growth{~std::uint64_t{0}}});
+  CHECK(round_trip(CatchupDone{~std::uint64_t{0}}) == Message{CatchupDone{~std::uint64_t{0}}});
+}
+
+TEST_CASE("a Hello of another protocol version decodes its fixed prefix for the refusal") {
+  Hello hello = testing::sample_hello();
+  hello.protocol_version = 2;
+  std::vector<std::uint8_t> frame = encode(hello);
+  frame.push_back(0x99);  // a future version may append fields
+  frame[0] += 1;
+  Result<Message> decoded = decode_frame(frame, test_limits());
+  REQUIRE(decoded.ok());
+  const auto& got = std::get<Hello>(*decoded);
+  CHECK(got.protocol_version == 2);
+  CHECK(got.cluster == hello.cluster);
+  CHECK(got.peer_id == hello.peer_id);
+  CHECK(got.page_size_bytes == hello.page_size_bytes);
+}
+
+TEST_CASE("type_of and to_string name every message type") {
+  for (const Message& message : testing::sample_messages()) {
+    CHECK(std::string(to_string(type_of(message))) != "unknown");
+  }
+  CHECK(type_of(Message{Patch{}}) == MessageType::patch);
+  CHECK(std::string(to_string(MessageType::page_states)) == "page_states");
+  CHECK(std::string(to_string(static_cast<MessageType>(0))) == "unknown");
+}
+
+}  // namespace
+}  // namespace wmd::proto
