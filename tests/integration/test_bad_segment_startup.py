@@ -45,7 +45,8 @@ def expect_refused(h, d, what, words):
     rc = d.wait_exit(15)
     failures = []
     if rc is None:
-        failures.append(f"{what}: wmdd still running after 15 s (listening={wh.is_listening(d.port)})")
+        failures.append(f"{what}: wmdd still running after 15 s "
+                        f"(listening={wh.is_listening(d.port)})")
         d.kill()
     elif rc == 0:
         failures.append(f"{what}: wmdd exited with status 0")

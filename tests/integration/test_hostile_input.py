@@ -29,7 +29,8 @@ def body(h):
     wrong_cluster = wh.capture_hello(h, "wc", cluster="not-" + h.cluster)
     wrong_page = wh.capture_hello(h, "wp", **{"page-size": 4096})
     intruder = wh.capture_hello(h, "in", id="intruder")
-    assert wrong_cluster[4] == HELLO_FRAME, f"first frame of a dialling wmdd has type {wrong_cluster[4]}"
+    assert wrong_cluster[4] == HELLO_FRAME, \
+        f"first frame of a dialling wmdd has type {wrong_cluster[4]}"
     wh.log(f"captured hellos: {len(wrong_cluster)}, {len(wrong_page)}, {len(intruder)} bytes")
 
     a, b = h.mesh(2, SIZE)

@@ -1,0 +1,60 @@
+"""Shared bits of the wmdd benchmarks: finding wmdd, the integration harness, env-var sizes,
+and the one-line result format (figure, baseline measured in the same run, ratio, target)."""
+
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "integration"))
+import wmd_harness as wh  # noqa: E402,F401  (re-exported)
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+
+
+def env_int(name, default):
+    value = os.environ.get(name)
+    if not value:
+        return default
+    suffixes = {"K": 1024, "M": MiB, "G": GiB}
+    if value[-1].upper() in suffixes:
+        return int(float(value[:-1]) * suffixes[value[-1].upper()])
+    return int(value)
+
+
+def find_wmdd(argv):
+    """wmdd from --wmdd PATH, else BUILD/bin/wmdd from the first argument (a build dir)."""
+    if "--wmdd" in argv:
+        return argv[argv.index("--wmdd") + 1]
+    build = argv[1] if len(argv) > 1 and not argv[1].startswith("-") else "build"
+    path = os.path.join(build, "bin", "wmdd")
+    if not os.access(path, os.X_OK):
+        sys.exit(f"wmdd not found at {path} (build it, or pass --wmdd PATH)")
+    return path
+
+
+def harness(wmdd, name):
+    seed = env_int("WMD_BENCH_SEED", int(time.time()) % 100000)
+    h = wh.Harness(wmdd, name, seed)
+    print(f"  ({name}: seed {seed}, logs in {h.tmp})", flush=True)
+    return h
+
+
+results = []
+
+
+def report(name, figure, baseline, ratio, target_text, met):
+    """One benchmark line: the figure, the baseline measured in the same run beside it, their
+    ratio, and whether the issue's target is met. All three are preformatted texts."""
+    verdict = "MET" if met else "NOT MET"
+    results.append((name, met))
+    print(f"RESULT {name:<34} {figure:<22} baseline {baseline:<32} ratio {ratio:<10} "
+          f"target {target_text}: {verdict}", flush=True)
+
+
+def percentile(sorted_values, p):
+    if not sorted_values:
+        return float("nan")
+    k = min(len(sorted_values) - 1, max(0, int(round(p / 100 * (len(sorted_values) - 1)))))
+    return sorted_values[k]

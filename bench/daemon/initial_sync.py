@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Initial sync of a late joiner: segment A holds random bytes, B starts with an empty segment;
+time from B's start until B's segment equals A's. Baseline measured in the same run: raw
+loopback TCP throughput of iperf3 (one stream). Target (issue 3): >= 0.5x.
+
+A is filled through a mapping, then stopped with SIGTERM (its final scan absorbs the bytes) and
+restarted, so that its replication state holds the data before B exists. Completion is polled
+with memcmp over 16 MiB chunks (a chunk, once equal, stays equal: A no longer changes).
+
+Env: WMD_BENCH_SYNC_BYTES (default 1G), WMD_BENCH_IPERF_SECONDS (default 3)."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import bench_common as bc
+
+wh = bc.wh
+CHUNK = 16 * bc.MiB
+
+
+def iperf3_bytes_per_s(seconds):
+    (port,) = wh.free_ports(1)
+    server = subprocess.Popen(["iperf3", "-s", "-1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        wh.wait_until(lambda: wh.is_listening(port), 10, "iperf3 server")
+        out = subprocess.run(["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", str(seconds),
+                              "-J"], check=True, capture_output=True, text=True).stdout
+        return json.loads(out)["end"]["sum_received"]["bits_per_second"] / 8
+    finally:
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def fill_random(name, size):
+    m = wh.Mapping(name)
+    step = 64 * bc.MiB
+    for off in range(0, size, step):
+        m.write(off, os.urandom(min(step, size - off)))
+    m.close()
+
+
+def main():
+    wmdd = bc.find_wmdd(sys.argv)
+    size = bc.env_int("WMD_BENCH_SYNC_BYTES", bc.GiB)
+    iperf_s = bc.env_int("WMD_BENCH_IPERF_SECONDS", 3)
+    raw = iperf3_bytes_per_s(iperf_s)
+    print(f"  baseline: iperf3 loopback, one stream, {iperf_s} s: {raw / 1e9:.2f} GB/s")
+    h = bc.harness(wmdd, "sync")
+    try:
+        a, b = h.mesh(2, size, ids="ab", start=False)
+        a.start()
+        t = time.monotonic()
+        fill_random(a.segment, size)
+        print(f"  filled A with {size / bc.MiB:.0f} MiB of random bytes in "
+              f"{time.monotonic() - t:.1f} s")
+        t = time.monotonic()
+        rc = a.stop(timeout_s=60)
+        assert rc == 0, f"a exited with {rc} on SIGTERM"
+        a.start(timeout_s=60)
+        print(f"  A stopped (final scan) and restarted in {time.monotonic() - t:.1f} s")
+
+        ma = wh.Mapping(a.segment)
+        addr_a = wh.mapping_address(ma.mm)
+        t0 = time.monotonic()
+        b.start(wait_listening=False)
+        path_b = wh.shm_path(b.segment)
+        wh.wait_until(lambda: os.path.exists(path_b) and os.stat(path_b).st_size == size, 60,
+                      "B's segment to exist at full size", interval_s=0.002)
+        mb = wh.Mapping(b.segment)
+        addr_b = wh.mapping_address(mb.mm)
+        pending = list(range(0, size, CHUNK))
+        deadline = t0 + 600
+        while pending:
+            pending = [off for off in pending
+                       if not wh.ranges_equal(addr_a, addr_b, off, min(CHUNK, size - off))]
+            if not pending:
+                break
+            if time.monotonic() > deadline or not b.alive():
+                raise AssertionError(f"B did not catch up: {len(pending)} chunks differ, "
+                                     f"b alive={b.alive()}")
+            time.sleep(0.005)
+        elapsed = time.monotonic() - t0
+        rate = size / elapsed
+        print(f"  B caught up {size / bc.MiB:.0f} MiB in {elapsed:.2f} s "
+              f"(from its start, including its start-up)")
+        bc.report(f"initial sync {size / bc.MiB:.0f} MiB", f"{rate / 1e9:.2f} GB/s",
+                  f"iperf3 loopback {raw / 1e9:.2f} GB/s", f"{rate / raw:.3f}x", ">= 0.5x",
+                  rate / raw >= 0.5)
+        # Views into the mappings must be gone before closing them.
+        del addr_a, addr_b
+        ma.close()
+        mb.close()
+    finally:
+        h.close()
+    return 0  # targets are reported, not enforced: a benchmark fails only when it cannot run
+
+
+if __name__ == "__main__":
+    sys.exit(main())
