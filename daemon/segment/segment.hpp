@@ -1,7 +1,7 @@
 // wmd::Segment: the daemon's view of a shared segment: the data object /NAME (exactly the
-// replicated bytes) and its control object /NAME.ctl (layout in client/include/wmd/segment_layout.h,
-// owned by libwmd). The whole maximum size is reserved in the address space up front, so
-// bytes().data() never moves when the segment grows.
+// replicated bytes) and its control object /NAME.ctl (layout in
+// client/include/wmd/segment_layout.h, owned by libwmd). The whole maximum size is reserved in the
+// address space up front, so bytes().data() never moves when the segment grows.
 //
 // Thread-safety: grow() and the status/registry calls are for the owner thread. The doorbell
 // calls (wait_flush_request, wake_flush_waiter, flush_completed, notify_remote_applied) are
@@ -21,11 +21,11 @@
 namespace wmd {
 
 struct SegmentConfig {
-  std::string name;                 // POSIX shm name, "/wasm0"
-  std::uint64_t size_bytes = 0;     // create with / grow to at least this; 0: must exist
-  std::uint64_t max_size_bytes = 0; // address range reserved; a page multiple
+  std::string name;                  // POSIX shm name, "/wasm0"
+  std::uint64_t size_bytes = 0;      // create with / grow to at least this; 0: must exist
+  std::uint64_t max_size_bytes = 0;  // address range reserved; a page multiple
   std::uint32_t page_size_bytes = 0;
-  std::uint32_t mode = 0600;        // permissions for objects this call creates
+  std::uint32_t mode = 0600;            // permissions for objects this call creates
   bool allow_foreign_writable = false;  // accept objects other users can write
 };
 
@@ -36,7 +36,7 @@ struct WriterRecord {
   std::uint64_t start_time_ticks = 0;  // /proc/PID/stat field 22, against pid reuse
   std::uint64_t address = 0;           // start of its mapping of the data object
   std::uint64_t length_bytes = 0;
-  bool kernel_tracking = false;        // registered with userfaultfd WP_ASYNC
+  bool kernel_tracking = false;  // registered with userfaultfd WP_ASYNC
 };
 
 // What the daemon publishes for clients and wmdctl (see segment_layout.h for limits).
@@ -69,6 +69,10 @@ class Segment {
   // caller via last_error_text()).
   static Result<std::unique_ptr<Segment>> open(const SegmentConfig& config);
 
+  // What the last failing open()/grow()/StateStore::open() of this thread said: the system
+  // call and path, or which check refused the objects ("... has page size 4096, not 8192").
+  static std::string last_error_text();
+
   ~Segment();  // unmaps and closes; never unlinks
   Segment(const Segment&) = delete;
   Segment& operator=(const Segment&) = delete;
@@ -90,6 +94,8 @@ class Segment {
   // queues the patches, and calls flush_completed(ticket).
   std::uint32_t flush_requested() const noexcept;
   // Blocks until flush_requested() != seen, wake_flush_waiter() is called, or timeout.
+  // Pass the last ticket given to flush_completed() (0 at start) as `seen`, not a fresh
+  // flush_requested(): a request rung in between would otherwise wait a whole timeout.
   void wait_flush_request(std::uint32_t seen, std::chrono::milliseconds timeout) const;
   void wake_flush_waiter() const;
   void flush_completed(std::uint32_t ticket) const;
@@ -98,7 +104,11 @@ class Segment {
 
   // Daemon presence, for clients: pid of the daemon serving the segment (0 when none).
   void set_daemon_pid(std::int32_t pid);
+  // The live daemon recorded in the control object (its start time checked against pid
+  // reuse), 0 when none: lets a starting daemon refuse a segment another daemon serves.
+  std::int32_t serving_daemon_pid() const noexcept;
   void publish_status(const SegmentStatus& status);
+  // The registered writers whose process is still alive (dead ones and pid reuse left out).
   std::vector<WriterRecord> writers() const;
 
   class Impl;

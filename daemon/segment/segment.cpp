@@ -1,0 +1,238 @@
+#include "daemon/segment/segment.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+
+#include <wmd/segment_layout.h>
+
+#include "daemon/segment/error_text.hpp"
+#include "doorbell.hpp"
+#include "mapped_segment.hpp"
+#include "status_block.hpp"
+#include "writer_registry.hpp"
+
+namespace wmd {
+
+namespace segment_detail {
+namespace {
+thread_local std::string last_error;
+}
+
+void set_last_error_text(std::string text) {
+  last_error = std::move(text);
+}
+const std::string& last_error_text() {
+  return last_error;
+}
+
+std::error_code to_error_code(const core::Error& error) {
+  set_last_error_text(error.text);
+  if (error.sys_errno != 0) return errc::io_error;
+  switch (error.code) {
+    case core::Code::ok:
+      return {};
+    case core::Code::invalid_argument:
+      return errc::invalid_config;
+    case core::Code::bad_magic:
+      return errc::bad_magic;
+    case core::Code::bad_layout_version:
+      return errc::bad_layout_version;
+    case core::Code::page_size_mismatch:
+      return errc::page_size_mismatch;
+    case core::Code::beyond_max_size:
+      return errc::beyond_max_size;
+    case core::Code::permission:
+      return errc::invalid_config;
+    default:
+      return errc::io_error;
+  }
+}
+
+}  // namespace segment_detail
+
+namespace {
+
+// Upper bound of one futex sleep in wait_flush_request: a wake_flush_waiter() that lands
+// between the waiter's check and its sleep is noticed within this time.
+constexpr std::chrono::milliseconds kWaitSlice{50};
+
+// Copies text into a fixed NUL-terminated field, truncating.
+template <std::size_t N>
+void copy_text(char (&field)[N], const std::string& text) {
+  const std::size_t n = std::min(text.size(), N - 1);
+  std::memcpy(field, text.data(), n);
+  field[n] = '\0';
+}
+
+}  // namespace
+
+class Segment::Impl {
+ public:
+  explicit Impl(std::unique_ptr<core::MappedSegment> mapped) : mapped_(std::move(mapped)) {}
+
+  // Constant after construction (the mapping object itself changes only through grow()).
+  std::unique_ptr<core::MappedSegment> mapped_;
+  // Bumped by wake_flush_waiter(); any thread.
+  mutable std::atomic<std::uint32_t> wake_epoch_{0};
+
+  wmd_ctl* ctl() const noexcept { return mapped_->ctl(); }
+};
+
+Segment::Segment(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Segment::~Segment() = default;
+
+std::string Segment::last_error_text() {
+  return segment_detail::last_error_text();
+}
+
+Result<std::unique_ptr<Segment>> Segment::open(const SegmentConfig& config) {
+  core::OpenParams params;
+  params.name = config.name;
+  params.size_bytes = config.size_bytes;
+  params.max_size_bytes = config.max_size_bytes;
+  params.reserve_bytes = config.max_size_bytes;
+  params.page_size_bytes = config.page_size_bytes;
+  params.mode = config.mode;
+  params.create = config.size_bytes > 0;
+  params.allow_foreign = config.allow_foreign_writable;
+  std::unique_ptr<core::MappedSegment> mapped;
+  if (core::Error error = core::MappedSegment::open(params, &mapped)) {
+    return segment_detail::to_error_code(error);
+  }
+  return std::unique_ptr<Segment>(new Segment(std::make_unique<Impl>(std::move(mapped))));
+}
+
+const std::string& Segment::name() const noexcept {
+  return impl_->mapped_->name();
+}
+
+std::span<std::uint8_t> Segment::bytes() noexcept {
+  return {impl_->mapped_->base(), impl_->mapped_->mapped_size_bytes()};
+}
+
+std::uint64_t Segment::mapped_size_bytes() const noexcept {
+  return impl_->mapped_->mapped_size_bytes();
+}
+
+std::uint64_t Segment::max_size_bytes() const noexcept {
+  return impl_->mapped_->max_size_bytes();
+}
+
+std::uint32_t Segment::page_size_bytes() const noexcept {
+  return impl_->mapped_->page_size_bytes();
+}
+
+std::uint64_t Segment::control_size_bytes() const noexcept {
+  return impl_->mapped_->control_size_bytes();
+}
+
+Result<std::span<std::uint8_t>> Segment::grow(std::uint64_t new_size_bytes) {
+  if (core::Error error = impl_->mapped_->grow(new_size_bytes)) {
+    return segment_detail::to_error_code(error);
+  }
+  return bytes();
+}
+
+std::uint64_t Segment::generation() const noexcept {
+  return impl_->mapped_->generation();
+}
+
+std::uint32_t Segment::flush_requested() const noexcept {
+  return core::doorbell_load(&impl_->ctl()->flush_request);
+}
+
+void Segment::wait_flush_request(std::uint32_t seen, std::chrono::milliseconds timeout) const {
+  std::uint32_t* word = &impl_->ctl()->flush_request;
+  const std::uint32_t epoch = impl_->wake_epoch_.load(std::memory_order_acquire);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (core::doorbell_load(word) != seen) return;
+    if (impl_->wake_epoch_.load(std::memory_order_acquire) != epoch) return;
+    const auto remaining = deadline - std::chrono::steady_clock::now();
+    if (remaining <= std::chrono::steady_clock::duration::zero()) return;
+    core::futex_wait(word, seen, std::min<std::chrono::nanoseconds>(remaining, kWaitSlice));
+  }
+}
+
+void Segment::wake_flush_waiter() const {
+  impl_->wake_epoch_.fetch_add(1, std::memory_order_acq_rel);
+  core::futex_wake_all(&impl_->ctl()->flush_request);
+}
+
+void Segment::flush_completed(std::uint32_t ticket) const {
+  std::atomic_ref<std::uint32_t> done(impl_->ctl()->flush_done);
+  std::uint32_t current = done.load(std::memory_order_acquire);
+  // Never move backwards (serial-number order), so a late completion cannot undo a newer one.
+  while (!core::reached(current, ticket) &&
+         !done.compare_exchange_weak(current, ticket, std::memory_order_acq_rel)) {
+  }
+  core::futex_wake_all(&impl_->ctl()->flush_done);
+}
+
+void Segment::notify_remote_applied() const {
+  core::doorbell_ring(&impl_->ctl()->remote_applied);
+}
+
+void Segment::set_daemon_pid(std::int32_t pid) {
+  wmd_ctl* ctl = impl_->ctl();
+  const std::uint64_t start = pid > 0 ? core::process_start_time_ticks(pid) : 0;
+  core::shared(ctl->daemon_pid).store(0, std::memory_order_release);
+  core::shared(ctl->daemon_start_time_ticks).store(start, std::memory_order_release);
+  core::shared(ctl->daemon_pid).store(pid, std::memory_order_release);
+}
+
+std::int32_t Segment::serving_daemon_pid() const noexcept {
+  wmd_ctl* ctl = impl_->ctl();
+  const std::int32_t pid = core::shared(ctl->daemon_pid).load(std::memory_order_acquire);
+  if (pid <= 0) return 0;
+  const std::uint64_t start =
+      core::shared(ctl->daemon_start_time_ticks).load(std::memory_order_acquire);
+  return core::process_alive(pid, start) ? pid : 0;
+}
+
+void Segment::publish_status(const SegmentStatus& status) {
+  wmd_ctl_status block{};
+  block.lamport = status.lamport;
+  block.local_seq = status.local_seq;
+  block.last_sync_unix_ms = status.last_sync_unix_ms;
+  block.errors = status.errors;
+  copy_text(block.tracking_mode, status.tracking_mode);
+  copy_text(block.last_error, status.last_error);
+  const std::size_t peers = std::min<std::size_t>(status.peers.size(), WMD_MAX_PEERS);
+  block.peer_count = static_cast<std::uint32_t>(peers);
+  for (std::size_t i = 0; i < peers; ++i) {
+    const SegmentPeerStatus& from = status.peers[i];
+    wmd_ctl_peer& to = block.peers[i];
+    copy_text(to.peer_id, from.peer_id);
+    to.connected = from.connected ? 1 : 0;
+    to.rtt_us = from.rtt_us;
+    to.queue_bytes = from.queue_bytes;
+    to.last_catchup_unix_ms = from.last_catchup_unix_ms;
+    to.patches_sent = from.patches_sent;
+    to.patches_received = from.patches_received;
+  }
+  core::write_status(&impl_->ctl()->status, block);
+}
+
+std::vector<WriterRecord> Segment::writers() const {
+  std::vector<WriterRecord> result;
+  for (const core::WriterSlot& slot : core::list_writers(impl_->ctl())) {
+    // A dead writer's pages are found by the hash scan; its slot is reclaimed by the next
+    // registration.
+    if (!core::process_alive(slot.record.pid, slot.record.start_time_ticks)) continue;
+    WriterRecord record;
+    record.slot = static_cast<std::uint32_t>(slot.slot);
+    record.pid = slot.record.pid;
+    record.start_time_ticks = slot.record.start_time_ticks;
+    record.address = slot.record.address;
+    record.length_bytes = slot.record.length_bytes;
+    record.kernel_tracking = (slot.record.flags & WMD_WRITER_KERNEL_TRACKING) != 0;
+    result.push_back(record);
+  }
+  return result;
+}
+
+}  // namespace wmd

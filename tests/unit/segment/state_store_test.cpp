@@ -1,0 +1,67 @@
+// StateStore: the engine's persistent state beside the segment survives its process.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "daemon/segment/segment.hpp"
+#include "tests/unit/segment/shm_fixture.hpp"
+
+namespace wmd {
+namespace {
+
+using testing::ShmName;
+
+TEST_CASE("a new state object is created zero-filled at the asked size") {
+  ShmName name;
+  auto store = StateStore::open(name.str(), 1 << 20, 0600);
+  INFO(Segment::last_error_text());
+  REQUIRE(store.ok());
+  CHECK(store.value()->created());
+  auto bytes = store.value()->bytes();
+  REQUIRE(bytes.size() == (1u << 20));
+  CHECK(std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0; }));
+  CHECK(testing::file_mode(name.state_path()) == 0600);
+}
+
+TEST_CASE("a reopened state object resumes with the bytes written before") {
+  ShmName name;
+  {
+    auto store = StateStore::open(name.str(), 65536, 0600);
+    REQUIRE(store.ok());
+    store.value()->bytes()[1234] = 0x5a;
+  }
+  auto again = StateStore::open(name.str(), 65536, 0600);
+  REQUIRE(again.ok());
+  CHECK_FALSE(again.value()->created());
+  CHECK(again.value()->bytes()[1234] == 0x5a);
+}
+
+TEST_CASE("a state object asked for larger grows, keeping its bytes") {
+  ShmName name;
+  {
+    auto store = StateStore::open(name.str(), 65536, 0600);
+    REQUIRE(store.ok());
+    store.value()->bytes()[10] = 1;
+  }
+  auto bigger = StateStore::open(name.str(), 131072, 0600);
+  REQUIRE(bigger.ok());
+  CHECK(bigger.value()->bytes().size() == 131072);
+  CHECK(bigger.value()->bytes()[10] == 1);
+}
+
+TEST_CASE("a state object writable by others is refused") {
+  ShmName name;
+  { REQUIRE(StateStore::open(name.str(), 65536, 0600).ok()); }
+  REQUIRE(::chmod(name.state_path().c_str(), 0666) == 0);
+  auto store = StateStore::open(name.str(), 65536, 0600);
+  CHECK(store.error() == errc::invalid_config);
+}
+
+TEST_CASE("a bad name or a zero size is invalid_config") {
+  CHECK(StateStore::open("nope", 4096, 0600).error() == errc::invalid_config);
+  ShmName name;
+  CHECK(StateStore::open(name.str(), 0, 0600).error() == errc::invalid_config);
+}
+
+}  // namespace
+}  // namespace wmd
