@@ -3,9 +3,13 @@
 
 A and B sync under an outside write load. Meanwhile A's port receives: random garbage, a frame
 with a huge length prefix, real hellos (captured from real wmdd processes) of a wrong cluster
-and of a wrong page size, a connection that stalls mid-frame before the handshake, one that
-stalls mid-frame after a valid hello, and two real daemons of a wrong cluster and a wrong page
-size that keep dialling. Each bad connection must be closed by A (with an error frame after a
+and of a wrong page size, a forged hello of an unknown protocol version, frames after a valid
+(forged) hello that name an offset beyond the maximum size, a growth beyond --max-size and an
+unknown message type, a connection that stalls mid-frame before the handshake, one that stalls
+mid-frame after a valid hello, and two real daemons of a wrong cluster and a wrong page size
+that keep dialling. A well-formed patch from a forged client is applied (proving the forged
+frames are understood), the bad ones change nothing (segment sizes stay).
+Each bad connection must be closed by A (with an error frame after a
 refused hello); A keeps syncing with B throughout (markers cross within seconds), stays alive,
 and its log names the errors."""
 
@@ -15,6 +19,7 @@ import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wmd_frames as wf  # noqa: E402
 import wmd_harness as wh  # noqa: E402
 
 SIZE = 4 * 1024 * 1024
@@ -32,6 +37,9 @@ def body(h):
     assert wrong_cluster[4] == HELLO_FRAME, \
         f"first frame of a dialling wmdd has type {wrong_cluster[4]}"
     wh.log(f"captured hellos: {len(wrong_cluster)}, {len(wrong_page)}, {len(intruder)} bytes")
+    seen = wf.parse_hello(wrong_cluster[5:])
+    assert seen["cluster"] == "not-" + h.cluster and seen["page_size"] == wh.PAGE, \
+        f"captured hello decodes as {seen}: the forged frames below would be wrong"
 
     a, b = h.mesh(2, SIZE)
     # Real daemons of a wrong cluster / page size dialling A for the whole test.
@@ -100,7 +108,48 @@ def body(h):
         expect_closed(s, what, want_error_frame=True)
         still_syncing(what)
 
-    # 4. A stream that stalls mid-frame before the handshake (3 bytes of a hello, then silence),
+    # 4. Frames after a valid, forged hello. A well-formed patch first: it must be applied.
+    def forged_client(n, version=wf.PROTOCOL_VERSION):
+        s = connect()
+        s.sendall(wf.hello(h.cluster, f"forger-{n}", wh.PAGE, SIZE, lamport=1, version=version))
+        return s
+
+    s = forged_client(0)
+    good = (SIZE - wh.PAGE + 64, b"forged!!")
+    s.sendall(wf.patch("forger-0", 1, 1_000_000, [good]))
+    try:
+        h.wait_visible([a, b], *good, timeout_s=10)
+        wh.log("a well-formed patch from a forged client reached a and b")
+    except AssertionError:
+        failures.append("a well-formed patch from a forged client was not applied "
+                        "(or the forged frames are not understood)")
+    s.close()
+
+    bad_frames = (
+        ("patch with an offset beyond the maximum size",
+         wf.patch("forger-1", 1, 1_000_001, [(SIZE, b"12345678")])),
+        ("patch whose run crosses the maximum size",
+         wf.patch("forger-2", 1, 1_000_001, [(SIZE - 4, b"12345678")])),
+        ("growth beyond --max-size", wf.growth(SIZE * 1024)),
+        ("unknown message type 200", wf.frame(200, b"\x00" * 16)),
+        ("patch with a run count larger than the frame", wf.frame(
+            wf.PATCH, wf.short_string("forger-3") + wf.varint(1) + wf.varint(1)
+            + wf.varint(1 << 40))),
+    )
+    for n, (what, data) in enumerate(bad_frames, start=1):
+        s = forged_client(n)
+        s.sendall(data)
+        expect_closed(s, what)
+        still_syncing(what)
+    s = forged_client(9, version=99)
+    expect_closed(s, "hello with protocol version 99", want_error_frame=True)
+    still_syncing("hello with protocol version 99")
+    for d in (a, b):
+        size_now = os.stat(wh.shm_path(d.segment)).st_size
+        if size_now != SIZE:
+            failures.append(f"{d.id}'s segment is {size_now} bytes after the hostile frames")
+
+    # 5. A stream that stalls mid-frame before the handshake (3 bytes of a hello, then silence),
     #    and one that stalls inside a frame after a valid hello. Both held open together.
     s1 = connect()
     s1.sendall(intruder[:3])
@@ -125,7 +174,9 @@ def body(h):
     for pattern, what in ((r"cluster", "the wrong cluster"),
                           (r"page.?size", "the wrong page size"),
                           (r"too large|too big|oversize|frame|malformed|invalid|unknown|length",
-                           "the malformed/oversized frames")):
+                           "the malformed/oversized frames"),
+                          (r"max|beyond|limit|range|bound",
+                           "the offsets/growth beyond the maximum")):
         if not any(re.search(pattern, line, re.IGNORECASE) for line in lines):
             failures.append(f"A's log has no error line mentioning {what} (/{pattern}/)")
     if failures:

@@ -1,0 +1,73 @@
+"""Encoder/decoder for the few wmd frames the hostile-input test forges (proto/PROTOCOL.md):
+frame = u32 LE body length | u8 type | body; varints are LEB128; strings are u8 length + bytes.
+Only what the tests need; the real codec is proto/."""
+
+import struct
+
+HELLO, PATCH, GROWTH, DIGESTS, PAGE_STATES, CATCHUP_DONE, HEARTBEAT, ERROR = range(1, 9)
+PROTOCOL_VERSION = 1
+
+
+def varint(v):
+    out = bytearray()
+    while v >= 0x80:
+        out.append((v & 0x7F) | 0x80)
+        v >>= 7
+    out.append(v)
+    return bytes(out)
+
+
+def short_string(s):
+    data = s.encode()
+    assert len(data) <= 255
+    return bytes([len(data)]) + data
+
+
+def frame(kind, body):
+    return struct.pack("<IB", len(body), kind) + body
+
+
+def hello(cluster, peer_id, page_size, size, lamport=0, clock=None, version=PROTOCOL_VERSION):
+    body = struct.pack("<H", version) + short_string(cluster) + short_string(peer_id)
+    body += struct.pack("<IQQ", page_size, size, lamport)
+    clock = clock or {}
+    body += varint(len(clock))
+    for peer in sorted(clock):
+        body += short_string(peer) + varint(clock[peer])
+    return frame(HELLO, body)
+
+
+def patch(origin, seq, lamport, runs):
+    """runs: sorted list of (offset, bytes)."""
+    body = short_string(origin) + varint(seq) + varint(lamport) + varint(len(runs))
+    previous_end = 0
+    payload = b""
+    for offset, data in runs:
+        body += varint(offset - previous_end) + varint(len(data))
+        previous_end = offset + len(data)
+        payload += data
+    return frame(PATCH, body + payload)
+
+
+def growth(size):
+    return frame(GROWTH, struct.pack("<Q", size))
+
+
+def parse_hello(body):
+    """Decodes a hello body into a dict (cluster, peer_id, page_size, size)."""
+    pos = 2
+    (version,) = struct.unpack_from("<H", body, 0)
+    n = body[pos]
+    cluster = body[pos + 1 : pos + 1 + n].decode()
+    pos += 1 + n
+    n = body[pos]
+    peer_id = body[pos + 1 : pos + 1 + n].decode()
+    pos += 1 + n
+    page_size, size, lamport = struct.unpack_from("<IQQ", body, pos)
+    return {"version": version, "cluster": cluster, "peer_id": peer_id,
+            "page_size": page_size, "size": size, "lamport": lamport}
+
+
+def parse_error(body):
+    code, n = struct.unpack_from("<HH", body, 0)
+    return code, body[4 : 4 + n].decode(errors="replace")
