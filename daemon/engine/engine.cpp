@@ -25,7 +25,7 @@ std::uint64_t max_pages_of(const EngineConfig& config) {
 
 std::uint64_t pool_blocks_of(const EngineConfig& config) {
   if (config.version_pool_blocks != 0) return config.version_pool_blocks;
-  return std::max<std::uint64_t>(1024, 4 * max_pages_of(config));
+  return std::max<std::uint64_t>(1024, max_pages_of(config) * config.page_size_bytes / 512);
 }
 
 }  // namespace

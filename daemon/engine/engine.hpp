@@ -47,9 +47,10 @@ struct EngineConfig {
   std::uint32_t max_merge_gap_bytes = 0;
   // Distinct peer ids the persistent state can record.
   std::uint32_t max_peers = 1024;
-  // Blocks (15 version runs each) in the persistent version pool; 0 = automatic (4 per page of
-  // the max size, at least 1024). The pool lives in sparse state storage, so unused blocks
-  // cost nothing; apply/merge report pool_exhausted when it runs out.
+  // Blocks (256 bytes, 15 version runs each) in the persistent version pool; 0 = automatic
+  // (one block per 512 bytes of the max size, at least 1024: 240 runs per 8 KiB page on
+  // average). The pool lives in sparse state storage, so unused blocks cost nothing;
+  // apply/merge report pool_exhausted and scans defer pages when it runs out.
   std::uint32_t version_pool_blocks = 0;
 };
 
@@ -64,6 +65,8 @@ struct ScanStats {
   std::uint64_t pages_checked = 0;
   std::uint64_t pages_changed = 0;
   std::uint64_t bytes_changed = 0;  // payload bytes of the produced patches
+  // Changed pages left pending because the version pool was full (found again next scan).
+  std::uint64_t pages_deferred = 0;
 };
 
 struct ApplyStats {

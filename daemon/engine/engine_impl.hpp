@@ -39,6 +39,7 @@ class Engine::Impl {
     std::vector<std::uint8_t> payload;
     std::uint64_t pages_checked = 0;
     std::uint64_t pages_changed = 0;
+    std::uint64_t pages_deferred = 0;
   };
 
   // --- engine_scan.cpp

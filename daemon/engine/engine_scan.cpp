@@ -49,7 +49,10 @@ bool Engine::Impl::absorb_page(LocalRound& round, std::uint64_t page) {
   }
   engine_detail::overlay(old_list_, ranges_, round.ts, /*only_if_newer=*/false, order(), new_list_,
                          nullptr);
-  if (pool_->available() < VersionPool::blocks_for(new_list_)) return false;  // stays pending
+  if (pool_->available() < VersionPool::blocks_for(new_list_)) {
+    ++round.pages_deferred;  // stays pending: memory still differs from the shadow
+    return false;
+  }
 
   // Snapshot the changed bytes first: a writer may keep writing memory, and the shadow must
   // hold exactly what the patch carries.
@@ -81,6 +84,7 @@ std::vector<Patch> Engine::Impl::finish_round(LocalRound& round, ScanStats* stat
     stats->pages_checked += round.pages_checked;
     stats->pages_changed += round.pages_changed;
     stats->bytes_changed += round.payload.size();
+    stats->pages_deferred += round.pages_deferred;
   }
   if (round.runs.empty()) return patches;
   const std::uint64_t limit = config_.max_patch_bytes;
