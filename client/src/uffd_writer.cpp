@@ -42,7 +42,8 @@ int open_userfaultfd() {
   // vm.unprivileged_userfaultfd says; in async WP mode kernel-mode writes (read(2) into the
   // memory) never reach a handler, so nothing is lost by the restriction. Kernels older than
   // 5.11 refuse the flag with EINVAL: retry without it.
-  int fd = static_cast<int>(::syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY));
+  int fd =
+      static_cast<int>(::syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY));
   if (fd < 0 && errno == EINVAL) {
     fd = static_cast<int>(::syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
   }
@@ -51,7 +52,9 @@ int open_userfaultfd() {
 
 }  // namespace
 
-UffdWriteTracking::~UffdWriteTracking() { stop(); }
+UffdWriteTracking::~UffdWriteTracking() {
+  stop();
+}
 
 UffdWriteTracking::UffdWriteTracking(UffdWriteTracking&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),

@@ -1,0 +1,221 @@
+#include "daemon/tracker/kernel/kernel_tracker.hpp"
+
+#include <algorithm>
+#include <utility>
+
+#include "daemon/tracker/kernel/process_identity.hpp"
+
+namespace wmd::kernel {
+namespace {
+
+std::string_view kind_text(WriterEventKind kind) {
+  switch (kind) {
+    case WriterEventKind::kernel_tracked:
+      return "kernel dirty tracking";
+    case WriterEventKind::hash_fallback:
+      return "hash scan";
+    case WriterEventKind::gone:
+      return "gone";
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::string describe(const WriterEvent& event) {
+  std::string line = "writer pid " + std::to_string(event.pid) + " (slot " +
+                     std::to_string(event.slot) + "): " + std::string(kind_text(event.kind));
+  if (!event.reason.empty()) line += ": " + event.reason;
+  return line;
+}
+
+KernelTracker::KernelTracker(KernelTrackerConfig config) : config_(config) {}
+
+std::string_view KernelTracker::mode_name() const noexcept {
+  return last_round_complete_ ? "kernel" : "hash";
+}
+
+CollectRound KernelTracker::collect(std::span<const WriterRecord> writers,
+                                    std::chrono::steady_clock::time_point now) {
+  CollectRound round;
+  if (!config_.kernel_enabled) {
+    round.hash_reason = "kernel tracking disabled";
+    ++stats_.hash_rounds;
+    last_round_complete_ = false;
+    last_full_scan_ = now;
+    return round;
+  }
+
+  bool transition = false;
+  reconcile(writers, round, transition);
+
+  std::vector<std::uint64_t> writer_pages;
+  std::size_t kernel_writers = 0;
+  for (Tracked& tracked : tracked_) {
+    if (!tracked.scanner) continue;
+    const WriterRecord& record = tracked.record;
+    Status status = tracked.scanner->scan_written(record.address,
+                                                  record.address + record.length_bytes, ranges_);
+    if (!status) {
+      const auto error = static_cast<kernel_errc>(status.error().value());
+      fall_back(tracked, error, tracked.scanner->last_error_text(), round);
+      transition = true;
+      continue;
+    }
+    writer_pages.clear();
+    append_wmd_pages(ranges_, record.address, config_.page_size_bytes, writer_pages);
+    round.candidate_pages.insert(round.candidate_pages.end(), writer_pages.begin(),
+                                 writer_pages.end());
+    // Checked after the scan: a writer alive now had every write up to the scan reported; one
+    // that died may have written after our previous scan into memory we can no longer ask about.
+    if (!same_live_process(record.pid, record.start_time_ticks)) {
+      fall_back(tracked, kernel_errc::writer_gone, "process exited or pid reused", round);
+      transition = true;
+      continue;
+    }
+    ++kernel_writers;
+  }
+  if (kernel_writers > 1) {
+    std::sort(round.candidate_pages.begin(), round.candidate_pages.end());
+    round.candidate_pages.erase(
+        std::unique(round.candidate_pages.begin(), round.candidate_pages.end()),
+        round.candidate_pages.end());
+  }
+  stats_.pages_reported += round.candidate_pages.size();
+  stats_.writers_kernel = static_cast<std::uint32_t>(kernel_writers);
+  stats_.writers_hash = static_cast<std::uint32_t>(tracked_.size() - kernel_writers);
+
+  if (tracked_.empty()) {
+    round.hash_reason = "no registered writer";
+  } else if (kernel_writers != tracked_.size()) {
+    round.hash_reason = "a registered writer is not kernel-tracked";
+  } else if (transition) {
+    round.hash_reason = "registered writers changed";
+  } else {
+    round.candidates_complete = true;
+  }
+
+  if (round.candidates_complete) {
+    ++stats_.kernel_rounds;
+    if (!last_full_scan_ || now - *last_full_scan_ >= config_.audit_interval) {
+      round.audit_due = true;
+      last_full_scan_ = now;
+    }
+  } else {
+    ++stats_.hash_rounds;
+    last_full_scan_ = now;  // a hash round is as good as an audit
+  }
+  last_round_complete_ = round.candidates_complete;
+  return round;
+}
+
+void KernelTracker::reconcile(std::span<const WriterRecord> writers, CollectRound& round,
+                              bool& transition) {
+  for (Tracked& tracked : tracked_) tracked.seen = false;
+
+  for (const WriterRecord& record : writers) {
+    if (record.pid <= 0) continue;
+    auto it = std::find_if(tracked_.begin(), tracked_.end(),
+                           [&](const Tracked& t) { return t.record.slot == record.slot; });
+    if (it != tracked_.end() && it->record.pid == record.pid &&
+        it->record.start_time_ticks == record.start_time_ticks) {
+      it->seen = true;
+      const bool moved = it->record.address != record.address;
+      const bool resized = it->record.length_bytes != record.length_bytes;
+      const bool reflagged = it->record.kernel_tracking != record.kernel_tracking;
+      if (moved || resized || reflagged) {
+        // Growth re-registration or a new mapping: writes around the change may have escaped
+        // the kernel, so this round hashes everything; the scanner (bound to the process) stays.
+        transition = true;
+        const bool was_kernel = it->scanner.has_value();
+        it->record = record;
+        if (!was_kernel || reflagged) start_tracking(*it, round);
+      }
+      continue;
+    }
+    transition = true;
+    if (it != tracked_.end()) {
+      round.events.push_back(WriterEvent{WriterEventKind::gone,
+                                         it->record.slot,
+                                         it->record.pid,
+                                         {},
+                                         "slot taken by pid " + std::to_string(record.pid)});
+      tracked_.erase(it);
+    }
+    Tracked tracked;
+    tracked.record = record;
+    tracked.seen = true;
+    start_tracking(tracked, round);
+    tracked_.push_back(std::move(tracked));
+  }
+
+  for (auto it = tracked_.begin(); it != tracked_.end();) {
+    if (it->seen) {
+      ++it;
+      continue;
+    }
+    transition = true;
+    round.events.push_back(WriterEvent{
+        WriterEventKind::gone, it->record.slot, it->record.pid, {}, "left the registry"});
+    it = tracked_.erase(it);
+  }
+}
+
+void KernelTracker::start_tracking(Tracked& tracked, CollectRound& round) {
+  tracked.scanner.reset();
+  const WriterRecord& record = tracked.record;
+  if (!record.kernel_tracking) {
+    fall_back(tracked, kernel_errc::not_registered,
+              "registered without userfaultfd write-protection", round);
+    return;
+  }
+  if (record.length_bytes == 0) {
+    fall_back(tracked, kernel_errc::not_registered, "registered an empty range", round);
+    return;
+  }
+  Result<PagemapScanner> scanner = PagemapScanner::open(record.pid);
+  if (!scanner) {
+    fall_back(tracked, static_cast<kernel_errc>(scanner.error().value()),
+              PagemapScanner::last_open_error_text(), round);
+    return;
+  }
+  // Checked after the open: the descriptor is bound to whichever process had the pid then, so
+  // a matching start time now proves it is the registered one.
+  if (!same_live_process(record.pid, record.start_time_ticks)) {
+    fall_back(tracked, kernel_errc::writer_gone, "process exited or pid reused", round);
+    return;
+  }
+  tracked.scanner = std::move(scanner.value());
+  round.events.push_back(WriterEvent{WriterEventKind::kernel_tracked,
+                                     record.slot,
+                                     record.pid,
+                                     {},
+                                     std::to_string(record.length_bytes) + " bytes via /proc/" +
+                                         std::to_string(record.pid) + "/pagemap"});
+}
+
+void KernelTracker::fall_back(Tracked& tracked, kernel_errc error, std::string reason,
+                              CollectRound& round) {
+  tracked.scanner.reset();
+  ++stats_.fallbacks;
+  const std::error_code code = make_error_code(error);
+  if (!reason.empty()) reason += "; ";
+  reason += code.message();
+  round.events.push_back(WriterEvent{WriterEventKind::hash_fallback, tracked.record.slot,
+                                     tracked.record.pid, code, std::move(reason)});
+}
+
+std::uint64_t KernelTracker::record_audit(std::span<const std::uint64_t> changed_pages,
+                                          std::span<const std::uint64_t> candidate_pages) {
+  ++stats_.audits;
+  std::uint64_t findings = 0;
+  std::size_t candidate = 0;
+  for (const std::uint64_t page : changed_pages) {
+    while (candidate < candidate_pages.size() && candidate_pages[candidate] < page) ++candidate;
+    if (candidate == candidate_pages.size() || candidate_pages[candidate] != page) ++findings;
+  }
+  stats_.audit_findings += findings;
+  return findings;
+}
+
+}  // namespace wmd::kernel
