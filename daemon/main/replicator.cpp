@@ -1,0 +1,435 @@
+#include "daemon/main/replicator.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <future>
+
+#include "proto/codec.hpp"
+
+namespace wmd::daemon {
+namespace {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+// Room left in a frame for the PageStates header and the peer table.
+constexpr std::uint64_t kPageStatesSlackBytes = 4096;
+
+std::uint64_t unix_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+net::Frame encode_frame(const proto::Message& message) {
+  return std::make_shared<const std::vector<std::uint8_t>>(proto::encode(message));
+}
+
+std::uint64_t ms_since(Clock::time_point start) {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
+}
+
+}  // namespace
+
+Replicator::Replicator(Engine& engine, asio::io_context& net_io, ReplicatorConfig config,
+                       SegmentHooks hooks)
+    : engine_(engine),
+      net_io_(net_io),
+      config_(config),
+      hooks_(std::move(hooks)),
+      tracker_(config.parallel_scan_threshold_bytes),
+      work_(engine_io_.get_executor()),
+      scan_timer_(engine_io_),
+      status_timer_(engine_io_) {
+  engine_.on_diff([this](const Patch& patch) { broadcast(patch, proto::MessageType::patch); });
+  engine_.on_growth([this](std::uint64_t size_bytes) {
+    spdlog::info("segment grew to {} bytes", size_bytes);
+    broadcast(proto::Growth{size_bytes}, proto::MessageType::growth);
+  });
+  published_lamport_ = engine_.lamport();
+  published_size_ = engine_.size_bytes();
+}
+
+Replicator::~Replicator() {
+  stop();
+}
+
+proto::Hello Replicator::initial_hello() const {
+  proto::Hello hello;
+  hello.size_bytes = engine_.size_bytes();
+  hello.lamport = engine_.lamport();
+  hello.clock = engine_.vector_clock();
+  return hello;
+}
+
+net::MeshCallbacks Replicator::mesh_callbacks() {
+  net::MeshCallbacks callbacks;
+  callbacks.on_established = [this](const net::SessionInfo& info, const proto::Hello& hello) {
+    asio::post(engine_io_, [this, info, hello] { on_established(info, hello); });
+  };
+  callbacks.on_message = [this](net::SessionId id, proto::Message message,
+                                std::uint64_t frame_bytes) {
+    inbound_backlog_bytes_ += frame_bytes;
+    asio::post(engine_io_, [this, id, message = std::move(message), frame_bytes]() mutable {
+      on_message(id, std::move(message));
+      inbound_backlog_bytes_ -= frame_bytes;
+    });
+  };
+  callbacks.on_closed = [this](net::SessionId id) {
+    asio::post(engine_io_, [this, id] { on_closed(id); });
+  };
+  callbacks.on_overflow = [this](net::SessionId id) {
+    asio::post(engine_io_, [this, id] {
+      if (peers_.count(id) != 0) send_digests(id, /*reply_requested=*/true);
+    });
+  };
+  callbacks.inbound_backlog_bytes = [this] { return inbound_backlog_bytes_.load(); };
+  return callbacks;
+}
+
+void Replicator::start() {
+  next_scan_ = Clock::now();
+  last_stats_ = Clock::now();
+  asio::post(engine_io_, [this] {
+    schedule_scan();
+    schedule_status();
+  });
+  thread_ = std::thread([this] { engine_io_.run(); });
+}
+
+void Replicator::stop() {
+  if (!thread_.joinable()) return;
+  asio::post(engine_io_, [this] {
+    boost::system::error_code ignored;
+    scan_timer_.cancel(ignored);
+    status_timer_.cancel(ignored);
+    work_.reset();
+    engine_io_.stop();
+  });
+  thread_.join();
+}
+
+void Replicator::run_on_engine_thread(const std::function<void(Engine&)>& fn) {
+  std::promise<void> done;
+  asio::post(engine_io_, [&] {
+    fn(engine_);
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+void Replicator::request_flush(std::uint32_t ticket) {
+  asio::post(engine_io_, [this, ticket] {
+    scan_now("flush");
+    post_to_net([this, ticket] {
+      if (hooks_.flush_completed) hooks_.flush_completed(ticket);
+    });
+  });
+}
+
+void Replicator::final_scan(std::function<void()> done) {
+  asio::post(engine_io_, [this, done = std::move(done)]() mutable {
+    scan_now("shutdown");
+    post_to_net(std::move(done));
+  });
+}
+
+void Replicator::post_to_net(std::function<void()> fn) {
+  asio::post(net_io_, std::move(fn));
+}
+
+void Replicator::broadcast(proto::Message message, proto::MessageType type) {
+  auto frame = encode_frame(message);
+  post_to_net([this, frame = std::move(frame), type] { mesh_->broadcast(frame, type); });
+}
+
+// --- scanning ------------------------------------------------------------------------------
+
+void Replicator::schedule_scan() {
+  if (config_.scan_interval.count() == 0) return;
+  next_scan_ = std::max(next_scan_ + config_.scan_interval, Clock::now());
+  scan_timer_.expires_at(next_scan_);
+  scan_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    scan_now("timer");
+    schedule_scan();
+  });
+}
+
+void Replicator::scan_now(const char* why) {
+  if (hooks_.control_size_bytes) {
+    const std::uint64_t wanted = hooks_.control_size_bytes();
+    if (wanted > engine_.size_bytes()) {
+      if (auto grown = engine_.resize(std::min(wanted, engine_.max_size_bytes())); !grown.ok()) {
+        ++errors_;
+        last_error_ = "local growth to " + std::to_string(wanted) + ": " + grown.error().message();
+        spdlog::error("cannot follow the segment's growth to {} bytes: {}", wanted,
+                      grown.error().message());
+      }
+    }
+  }
+  ScanStats stats;
+  tracker_.scan(engine_, &stats);
+  counters_.pages_changed += stats.pages_changed;
+  counters_.bytes_changed += stats.bytes_changed;
+  ++counters_.scans;
+  if (stats.pages_changed > 0) {
+    spdlog::trace("scan ({}): {} pages changed, {} bytes", why, stats.pages_changed,
+                  stats.bytes_changed);
+  }
+  publish_hello_if_changed();
+}
+
+void Replicator::publish_hello_if_changed() {
+  if (engine_.lamport() == published_lamport_ && engine_.size_bytes() == published_size_) return;
+  published_lamport_ = engine_.lamport();
+  published_size_ = engine_.size_bytes();
+  proto::Hello hello;
+  hello.size_bytes = published_size_;
+  hello.lamport = published_lamport_;
+  hello.clock = engine_.vector_clock();
+  post_to_net([this, hello = std::move(hello)]() mutable { mesh_->set_hello(std::move(hello)); });
+}
+
+// --- peers ---------------------------------------------------------------------------------
+
+void Replicator::on_established(const net::SessionInfo& info, const proto::Hello& hello) {
+  auto& peer = peers_[info.id];
+  peer.peer_id = info.peer_id;
+  if (!grow_for_peer(info.id, hello.size_bytes, "hello")) return;
+  send_digests(info.id, /*reply_requested=*/false);
+}
+
+void Replicator::on_closed(net::SessionId id) {
+  peers_.erase(id);
+}
+
+void Replicator::fail_peer(net::SessionId id, std::error_code error, const std::string& what) {
+  auto it = peers_.find(id);
+  const std::string peer_id = it == peers_.end() ? std::string("?") : it->second.peer_id;
+  ++errors_;
+  last_error_ = "peer " + peer_id + ": " + what + ": " + error.message();
+  const auto code =
+      error.category() == wmd_category() ? static_cast<errc>(error.value()) : errc::io_error;
+  const std::string detail = what + ": " + error.message();
+  post_to_net([this, id, code, detail] { mesh_->close_session(id, code, detail); });
+  peers_.erase(id);
+}
+
+bool Replicator::grow_for_peer(net::SessionId id, std::uint64_t size_bytes, const char* what) {
+  if (size_bytes <= engine_.size_bytes()) return true;
+  if (auto grown = engine_.resize(size_bytes); !grown.ok()) {
+    fail_peer(id, grown.error(),
+              std::string("growth to ") + std::to_string(size_bytes) + " bytes from " + what);
+    return false;
+  }
+  remote_changes_applied();
+  return true;
+}
+
+void Replicator::on_message(net::SessionId id, proto::Message message) {
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return;  // the session ended; what it sent no longer matters
+  PeerState& peer = it->second;
+  if (auto* patch = std::get_if<Patch>(&message)) {
+    auto applied = engine_.apply(*patch);
+    if (!applied.ok()) {
+      fail_peer(id, applied.error(), "applying a patch");
+      return;
+    }
+    ++counters_.patches_applied;
+    counters_.bytes_applied += applied->bytes_written;
+    if (applied->bytes_written > 0 || applied->grew) remote_changes_applied();
+  } else if (auto* growth = std::get_if<proto::Growth>(&message)) {
+    grow_for_peer(id, growth->size_bytes, "growth");
+  } else if (auto* digests = std::get_if<proto::Digests>(&message)) {
+    handle_digests(id, peer, std::move(*digests));
+  } else if (auto* states = std::get_if<proto::PageStates>(&message)) {
+    bool changed = false;
+    for (const auto& state : states->pages) {
+      auto merged = engine_.merge_page(state);
+      if (!merged.ok()) {
+        fail_peer(id, merged.error(), "merging page " + std::to_string(state.page_index));
+        return;
+      }
+      ++peer.pages_received;
+      peer.bytes_received += state.bytes.size();
+      ++counters_.pages_merged;
+      changed = changed || merged->bytes_taken > 0 || merged->grew;
+    }
+    if (changed) remote_changes_applied();
+  } else if (auto* done = std::get_if<proto::CatchupDone>(&message)) {
+    if (peer.pages_received > 0 || done->pages_sent > 0) {
+      spdlog::info("catch-up from peer {}: received {} pages ({} bytes)", peer.peer_id,
+                   peer.pages_received, peer.bytes_received);
+    } else {
+      spdlog::debug("catch-up from peer {}: nothing to receive", peer.peer_id);
+    }
+    peer.pages_received = 0;
+    peer.bytes_received = 0;
+  }
+  // Hello, Heartbeat and Error never reach here (the connection handles them).
+}
+
+void Replicator::remote_changes_applied() {
+  last_sync_unix_ms_ = unix_ms();
+  if (notify_posted_) return;
+  notify_posted_ = true;
+  // Runs after the messages already queued: one wake-up for a burst of patches.
+  asio::post(engine_io_, [this] {
+    notify_posted_ = false;
+    if (hooks_.notify_remote_applied) hooks_.notify_remote_applied();
+    publish_hello_if_changed();
+  });
+}
+
+// --- catch-up ------------------------------------------------------------------------------
+
+void Replicator::send_digests(net::SessionId id, bool reply_requested) {
+  const auto digests = engine_.nonzero_digests();
+  const auto chunks =
+      net::chunk_digests(engine_.size_bytes(), digests,
+                         net::digests_per_frame(config_.max_frame_bytes), reply_requested);
+  std::vector<net::Frame> frames;
+  frames.reserve(chunks.size());
+  for (const auto& chunk : chunks) frames.push_back(encode_frame(chunk));
+  spdlog::debug("catch-up: sending {} digests in {} frames to session {}{}", digests.size(),
+                frames.size(), id, reply_requested ? " (reply requested)" : "");
+  post_to_net(
+      [this, id, frames = std::move(frames)]() mutable { mesh_->send(id, std::move(frames)); });
+}
+
+void Replicator::handle_digests(net::SessionId id, PeerState& peer, proto::Digests digests) {
+  auto set = peer.incoming_digests.add(std::move(digests));
+  if (!set) return;
+  if (!grow_for_peer(id, set->size_bytes, "digests")) return;
+  auto pages =
+      net::plan_pages_to_send(engine_.nonzero_digests(), set->digests, engine_.zero_page_digest());
+  if (set->reply_requested) send_digests(id, /*reply_requested=*/false);
+  start_catchup(id, peer, std::move(pages));
+}
+
+void Replicator::start_catchup(net::SessionId id, PeerState& peer,
+                               std::vector<std::uint64_t> pages) {
+  ++peer.round;
+  peer.pages = std::move(pages);
+  peer.next_page = 0;
+  peer.done_sent = false;
+  peer.round_pages_sent = 0;
+  peer.round_bytes_sent = 0;
+  peer.round_started = Clock::now();
+  if (!peer.pages.empty()) {
+    spdlog::info("catch-up to peer {}: sending {} pages", peer.peer_id, peer.pages.size());
+  }
+  // Two steps in flight: one being written while the next is prepared.
+  send_catchup_step(id, peer.round);
+  send_catchup_step(id, peer.round);
+}
+
+void Replicator::send_catchup_step(net::SessionId id, std::uint64_t round) {
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  PeerState& peer = it->second;
+  if (peer.round != round || peer.done_sent) return;
+
+  const std::uint64_t frame_budget = config_.max_frame_bytes - kPageStatesSlackBytes;
+  std::vector<net::Frame> frames;
+  proto::PageStates current;
+  std::uint64_t current_bytes = 0;
+  std::uint64_t step_bytes = 0;
+  while (peer.next_page < peer.pages.size() && step_bytes < config_.catchup_batch_bytes) {
+    const std::uint64_t page = peer.pages[peer.next_page++];
+    auto state = engine_.export_page(page);
+    if (!state.ok()) continue;  // out of range: nothing to send
+    const std::uint64_t size = net::page_state_wire_bytes(*state);
+    if (!current.pages.empty() && current_bytes + size > frame_budget) {
+      frames.push_back(encode_frame(current));
+      current.pages.clear();
+      current_bytes = 0;
+    }
+    current_bytes += size;
+    step_bytes += size;
+    peer.round_bytes_sent += state->bytes.size();
+    ++peer.round_pages_sent;
+    current.pages.push_back(std::move(*state));
+  }
+  if (!current.pages.empty()) frames.push_back(encode_frame(current));
+
+  std::function<void()> on_sent;
+  if (peer.next_page >= peer.pages.size()) {
+    peer.done_sent = true;
+    frames.push_back(encode_frame(proto::CatchupDone{peer.round_pages_sent}));
+    if (peer.round_pages_sent > 0) {
+      spdlog::info("catch-up to peer {}: sent {} pages ({} bytes) in {} ms", peer.peer_id,
+                   peer.round_pages_sent, peer.round_bytes_sent, ms_since(peer.round_started));
+    }
+  } else {
+    on_sent = [this, id, round] {
+      asio::post(engine_io_, [this, id, round] { send_catchup_step(id, round); });
+    };
+  }
+  post_to_net([this, id, frames = std::move(frames), on_sent = std::move(on_sent)]() mutable {
+    mesh_->send(id, std::move(frames), std::move(on_sent));
+  });
+}
+
+// --- status and stats ----------------------------------------------------------------------
+
+void Replicator::schedule_status() {
+  status_timer_.expires_after(config_.status_interval);
+  status_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    post_to_net([this] {
+      auto snapshot = mesh_->snapshot();
+      asio::post(engine_io_, [this, snapshot = std::move(snapshot)]() mutable {
+        on_status(std::move(snapshot));
+      });
+    });
+    schedule_status();
+  });
+}
+
+void Replicator::on_status(net::MeshSnapshot snapshot) {
+  if (hooks_.publish_status) {
+    SegmentStatus status;
+    status.lamport = engine_.lamport();
+    status.local_seq = engine_.local_seq();
+    status.last_sync_unix_ms = last_sync_unix_ms_;
+    status.errors = errors_;
+    status.last_error = last_error_;
+    status.tracking_mode = "hash";
+    for (const auto& peer : snapshot.peers) {
+      SegmentPeerStatus p;
+      p.peer_id = peer.peer_id;
+      p.connected = true;
+      p.rtt_us = peer.rtt_us;
+      p.queue_bytes = peer.queue_bytes;
+      p.patches_sent = peer.patches_sent;
+      p.patches_received = peer.patches_received;
+      status.peers.push_back(std::move(p));
+    }
+    hooks_.publish_status(status);
+  }
+  if (config_.stats_interval.count() > 0 && Clock::now() - last_stats_ >= config_.stats_interval) {
+    last_stats_ = Clock::now();
+    const auto& was = counters_at_last_stats_;
+    const auto& net_was = mesh_at_last_stats_;
+    spdlog::info(
+        "stats: {} scans, {} pages changed ({} bytes); patches sent {} ({} wire bytes out), "
+        "received {} ({} wire bytes in), {} bytes applied, {} pages merged; {} peers connected, "
+        "{} bytes queued, size {} bytes",
+        counters_.scans - was.scans, counters_.pages_changed - was.pages_changed,
+        counters_.bytes_changed - was.bytes_changed, snapshot.patches_sent - net_was.patches_sent,
+        snapshot.bytes_sent - net_was.bytes_sent,
+        snapshot.patches_received - net_was.patches_received,
+        snapshot.bytes_received - net_was.bytes_received,
+        counters_.bytes_applied - was.bytes_applied, counters_.pages_merged - was.pages_merged,
+        snapshot.peers.size(), snapshot.queue_bytes, engine_.size_bytes());
+    counters_at_last_stats_ = counters_;
+    mesh_at_last_stats_ = std::move(snapshot);
+  }
+}
+
+}  // namespace wmd::daemon

@@ -1,0 +1,153 @@
+// Replicator: wires the engine to the mesh. It owns the engine thread (its own io_context):
+// timed and requested scans, applying what peers send, the catch-up rounds, growth, status and
+// stats. Network work is posted to the network thread, where the Mesh lives; the Mesh's
+// callbacks post back here. The segment is reached through SegmentHooks, so tests can run a
+// replicator over heap memory.
+//
+// Thread-safety: the public methods are safe from any thread unless noted; everything else
+// runs on the engine thread, which alone touches the Engine after start().
+#pragma once
+
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon/engine/engine.hpp"
+#include "daemon/net/catchup.hpp"
+#include "daemon/net/mesh.hpp"
+#include "daemon/segment/segment.hpp"
+#include "daemon/tracker/hash_tracker.hpp"
+
+namespace wmd::daemon {
+
+struct ReplicatorConfig {
+  std::chrono::milliseconds scan_interval{100};  // 0: only on request_flush()
+  std::uint32_t max_frame_bytes = proto::kDefaultMaxFrameBytes;
+  // Page states prepared per catch-up step; two steps are kept queued per peer.
+  std::uint64_t catchup_batch_bytes = 4ull << 20;
+  std::chrono::seconds stats_interval{10};  // 0: no stats line
+  std::chrono::milliseconds status_interval{1000};
+  std::uint64_t parallel_scan_threshold_bytes = 64ull << 20;
+};
+
+// The segment's side. Empty functions are skipped.
+struct SegmentHooks {
+  std::function<std::uint64_t()> control_size_bytes;          // engine thread
+  std::function<void()> notify_remote_applied;                // engine thread
+  std::function<void(const SegmentStatus&)> publish_status;   // engine thread
+  std::function<void(std::uint32_t ticket)> flush_completed;  // network thread
+};
+
+class Replicator {
+ public:
+  // REQUIRES: engine and net_io outlive the replicator; the caller makes no other engine call
+  // between start() and stop().
+  Replicator(Engine& engine, boost::asio::io_context& net_io, ReplicatorConfig config,
+             SegmentHooks hooks);
+  ~Replicator();  // stops the engine thread
+  Replicator(const Replicator&) = delete;
+  Replicator& operator=(const Replicator&) = delete;
+
+  // Callbacks for the Mesh: they post to the engine thread.
+  net::MeshCallbacks mesh_callbacks();
+  // The initial Hello contents (size, lamport, clock). REQUIRES: before start().
+  proto::Hello initial_hello() const;
+  // REQUIRES: before start(); mesh lives on the network thread until stop().
+  void attach(net::Mesh& mesh) { mesh_ = &mesh; }
+
+  void start();
+  // A client rang the flush doorbell: scan now; flush_completed(ticket) once the patches are
+  // queued to every peer.
+  void request_flush(std::uint32_t ticket);
+  // A last scan, whose patches are queued before `done` runs on the network thread.
+  void final_scan(std::function<void()> done);
+  // Stops and joins the engine thread. Idempotent.
+  void stop();
+
+  // For tests: runs fn on the engine thread and waits for it.
+  void run_on_engine_thread(const std::function<void(Engine&)>& fn);
+
+ private:
+  // What the engine thread knows of one established session.
+  struct PeerState {
+    std::string peer_id;
+    net::DigestAccumulator incoming_digests;
+    // Our outgoing catch-up round: pages whose state the peer lacks.
+    std::uint64_t round = 0;  // bumps when a new round replaces the old one
+    std::vector<std::uint64_t> pages;
+    std::size_t next_page = 0;
+    bool done_sent = true;
+    std::uint64_t round_pages_sent = 0;
+    std::uint64_t round_bytes_sent = 0;
+    std::chrono::steady_clock::time_point round_started;
+    // The peer's catch-up round towards us, until its CatchupDone.
+    std::uint64_t pages_received = 0;
+    std::uint64_t bytes_received = 0;
+  };
+
+  // Engine thread.
+  void scan_now(const char* why);
+  void schedule_scan();
+  void on_established(const net::SessionInfo& info, const proto::Hello& hello);
+  void on_closed(net::SessionId id);
+  void on_message(net::SessionId id, proto::Message message);
+  void handle_digests(net::SessionId id, PeerState& peer, proto::Digests digests);
+  void send_digests(net::SessionId id, bool reply_requested);
+  void start_catchup(net::SessionId id, PeerState& peer, std::vector<std::uint64_t> pages);
+  void send_catchup_step(net::SessionId id, std::uint64_t round);
+  void fail_peer(net::SessionId id, std::error_code error, const std::string& what);
+  bool grow_for_peer(net::SessionId id, std::uint64_t size_bytes, const char* what);
+  void remote_changes_applied();
+  void publish_hello_if_changed();
+  void schedule_status();
+  void on_status(net::MeshSnapshot snapshot);
+  void broadcast(proto::Message message, proto::MessageType type);
+  void post_to_net(std::function<void()> fn);
+
+  Engine& engine_;
+  boost::asio::io_context& net_io_;
+  const ReplicatorConfig config_;
+  const SegmentHooks hooks_;
+  net::Mesh* mesh_ = nullptr;
+  tracker::HashTracker tracker_;
+
+  boost::asio::io_context engine_io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  boost::asio::steady_timer scan_timer_;
+  boost::asio::steady_timer status_timer_;
+  std::chrono::steady_clock::time_point next_scan_;
+  std::thread thread_;
+  std::atomic<std::uint64_t> inbound_backlog_bytes_{0};
+
+  // Engine thread only.
+  std::map<net::SessionId, PeerState> peers_;
+  bool notify_posted_ = false;
+  std::uint64_t published_lamport_ = 0;
+  std::uint64_t published_size_ = 0;
+  std::uint64_t last_sync_unix_ms_ = 0;
+  std::uint64_t errors_ = 0;
+  std::string last_error_;
+  std::chrono::steady_clock::time_point last_stats_;
+
+  struct Counters {
+    std::uint64_t scans = 0;
+    std::uint64_t pages_changed = 0;
+    std::uint64_t bytes_changed = 0;
+    std::uint64_t patches_applied = 0;
+    std::uint64_t bytes_applied = 0;
+    std::uint64_t pages_merged = 0;
+  };
+  Counters counters_;
+  Counters counters_at_last_stats_;
+  net::MeshSnapshot mesh_at_last_stats_;
+};
+
+}  // namespace wmd::daemon

@@ -1,0 +1,218 @@
+// wmdd: the sync daemon. Parses options, opens the segment and the persistent engine state,
+// then runs the mesh on this (network) thread and the replicator on its engine thread until
+// SIGTERM/SIGINT, when it scans one last time, flushes the queues (bounded) and exits 0.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <fmt/ranges.h>
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon/engine/engine.hpp"
+#include "daemon/main/options.hpp"
+#include "daemon/main/replicator.hpp"
+#include "daemon/net/mesh.hpp"
+#include "daemon/segment/segment.hpp"
+
+namespace {
+
+namespace asio = boost::asio;
+using wmd::daemon::Options;
+
+constexpr auto kShutdownFlushTimeout = std::chrono::milliseconds(2000);
+constexpr auto kDoorbellPoll = std::chrono::milliseconds(500);
+
+std::string host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "localhost";
+  return name;
+}
+
+std::string describe_peers(const Options& options) {
+  std::vector<std::string> peers;
+  for (const auto& peer : options.peers) peers.push_back(peer.to_string());
+  return peers.empty() ? std::string("none") : fmt::format("{}", fmt::join(peers, ","));
+}
+
+// Waits on the segment's flush doorbell and hands each request to the replicator.
+class FlushDoorbell {
+ public:
+  FlushDoorbell(wmd::Segment& segment, wmd::daemon::Replicator& replicator)
+      : segment_(segment), replicator_(replicator) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~FlushDoorbell() {
+    stop_ = true;
+    segment_.wake_flush_waiter();
+    thread_.join();
+  }
+
+ private:
+  void run() {
+    std::uint32_t seen = 0;
+    while (!stop_) {
+      segment_.wait_flush_request(seen, kDoorbellPoll);
+      const std::uint32_t ticket = segment_.flush_requested();
+      if (ticket != seen && !stop_) {
+        seen = ticket;
+        replicator_.request_flush(ticket);
+      }
+    }
+  }
+
+  wmd::Segment& segment_;
+  wmd::daemon::Replicator& replicator_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+int run(const Options& options) {
+  // --- segment -------------------------------------------------------------------------
+  wmd::SegmentConfig segment_config;
+  segment_config.name = options.segment;
+  segment_config.size_bytes = options.size_bytes.value_or(0);
+  segment_config.max_size_bytes = options.max_size_bytes;
+  segment_config.page_size_bytes = options.page_size_bytes;
+  segment_config.mode = options.segment_mode;
+  auto segment_result = wmd::Segment::open(segment_config);
+  if (!segment_result.ok()) {
+    spdlog::error(
+        "cannot open segment {}: {}{}{}", options.segment, segment_result.error().message(),
+        wmd::Segment::last_error_text().empty() ? "" : ": ", wmd::Segment::last_error_text());
+    return 1;
+  }
+  auto segment = std::move(segment_result).value();
+  if (const auto other = segment->serving_daemon_pid(); other != 0 && other != getpid()) {
+    spdlog::error("segment {} is already served by wmdd pid {}", options.segment, other);
+    return 1;
+  }
+  if (segment->max_size_bytes() != options.max_size_bytes) {
+    spdlog::warn("segment {} records a maximum size of {} bytes; --max-size {} is ignored",
+                 options.segment, segment->max_size_bytes(), options.max_size_bytes);
+  }
+
+  // --- engine and its persistent state ---------------------------------------------------
+  wmd::EngineConfig engine_config;
+  engine_config.page_size_bytes = segment->page_size_bytes();
+  engine_config.peer_id = options.id;
+  engine_config.max_size_bytes = segment->max_size_bytes();
+  engine_config.max_patch_bytes = std::min<std::uint32_t>(1u << 20, options.max_frame_bytes / 8);
+  auto state_bytes = wmd::Engine::state_bytes_required(engine_config);
+  if (!state_bytes.ok()) {
+    spdlog::error("invalid engine configuration: {}", state_bytes.error().message());
+    return 1;
+  }
+  auto state = wmd::StateStore::open(options.segment, *state_bytes, options.segment_mode);
+  if (!state.ok()) {
+    spdlog::error("cannot open replication state {}.state: {}: {}", options.segment,
+                  state.error().message(), wmd::Segment::last_error_text());
+    return 1;
+  }
+  auto engine_result = wmd::Engine::create(
+      engine_config, segment->bytes(), (*state)->bytes(),
+      [&segment](std::uint64_t size_bytes) { return segment->grow(size_bytes); });
+  if (!engine_result.ok()) {
+    spdlog::error(
+        "cannot use replication state {}.state: {} (it belongs to another peer id, page size or "
+        "maximum size; remove /dev/shm{}.state to start afresh and catch up from peers)",
+        options.segment, engine_result.error().message(), options.segment);
+    return 1;
+  }
+  auto engine = std::move(engine_result).value();
+  const auto& recovery = engine->recovery_stats();
+  spdlog::info(
+      "wmdd starting: segment {} size {} bytes, max {} bytes, page {} bytes; listen {}; peers {}; "
+      "id {}; cluster '{}'; scan every {} ms; tracking=hash (kernel dirty tracking not built "
+      "yet); state {} (torn pages repaired {}, corrupt pages reset {}, previous shutdown {})",
+      options.segment, engine->size_bytes(), engine->max_size_bytes(), engine->page_size(),
+      options.listen.to_string(), describe_peers(options), options.id, options.cluster,
+      options.scan_interval_ms, recovery.resumed ? "resumed" : "fresh", recovery.torn_pages,
+      recovery.corrupt_pages,
+      !recovery.resumed ? "n/a" : (recovery.clean_shutdown ? "clean" : "unclean"));
+
+  // --- threads: network here, engine on the replicator's thread ----------------------------
+  asio::io_context net_io(1);
+  wmd::daemon::ReplicatorConfig replicator_config;
+  replicator_config.scan_interval = std::chrono::milliseconds(options.scan_interval_ms);
+  replicator_config.max_frame_bytes = options.max_frame_bytes;
+  replicator_config.stats_interval = std::chrono::seconds(options.stats_interval_s);
+  wmd::daemon::SegmentHooks hooks;
+  wmd::Segment& seg = *segment;
+  hooks.control_size_bytes = [&seg] { return seg.control_size_bytes(); };
+  hooks.notify_remote_applied = [&seg] { seg.notify_remote_applied(); };
+  hooks.publish_status = [&seg](const wmd::SegmentStatus& status) { seg.publish_status(status); };
+  hooks.flush_completed = [&seg](std::uint32_t ticket) { seg.flush_completed(ticket); };
+  wmd::daemon::Replicator replicator(*engine, net_io, replicator_config, std::move(hooks));
+
+  wmd::net::MeshConfig mesh_config;
+  mesh_config.identity = {options.id, options.cluster, engine->page_size(),
+                          engine->max_size_bytes()};
+  mesh_config.listen = options.listen;
+  mesh_config.peers = options.peers;
+  mesh_config.max_frame_bytes = options.max_frame_bytes;
+  mesh_config.send_queue_bytes = options.send_queue_bytes;
+  mesh_config.heartbeat_interval = std::chrono::milliseconds(options.heartbeat_interval_ms);
+  mesh_config.heartbeat_timeout = std::chrono::milliseconds(options.heartbeat_timeout_ms);
+  mesh_config.handshake_timeout = std::chrono::milliseconds(options.handshake_timeout_ms);
+  mesh_config.seed =
+      static_cast<std::uint64_t>(getpid()) ^
+      static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  wmd::net::Mesh mesh(net_io, mesh_config, replicator.mesh_callbacks());
+  mesh.set_hello(replicator.initial_hello());
+  replicator.attach(mesh);
+  if (auto started = mesh.start(); !started.ok()) {
+    spdlog::error("{}", mesh.last_error_text());
+    return 1;
+  }
+  segment->set_daemon_pid(static_cast<std::int32_t>(getpid()));
+
+  asio::signal_set signals(net_io, SIGINT, SIGTERM);
+  bool stopping = false;
+  signals.async_wait([&](boost::system::error_code ec, int signal_number) {
+    if (ec || stopping) return;
+    stopping = true;
+    spdlog::info("received {}: final scan, flushing queues, exiting",
+                 signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+    replicator.final_scan([&] { mesh.shutdown(kShutdownFlushTimeout, [&] { net_io.stop(); }); });
+  });
+
+  replicator.start();
+  {
+    FlushDoorbell doorbell(*segment, replicator);
+    net_io.run();
+  }
+  replicator.stop();
+  segment->set_daemon_pid(0);
+  spdlog::info("wmdd stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  std::vector<std::string> args(argv, argv + argc);
+  Options options;
+  try {
+    options = wmd::daemon::parse_options(args, host_name());
+  } catch (const wmd::daemon::OptionsError& e) {
+    std::fputs(e.what(), e.exit_code() == 0 ? stdout : stderr);
+    std::fputc('\n', e.exit_code() == 0 ? stdout : stderr);
+    return e.exit_code();
+  }
+  spdlog::set_level(spdlog::level::from_str(options.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::flush_on(spdlog::level::trace);
+  try {
+    return run(options);
+  } catch (const std::exception& e) {
+    spdlog::critical("fatal: {}", e.what());
+    return 1;
+  }
+}

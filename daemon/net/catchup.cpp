@@ -1,0 +1,95 @@
+#include "daemon/net/catchup.hpp"
+
+#include <algorithm>
+
+namespace wmd::net {
+namespace {
+
+// Sorts by page, keeping the last entry given for a page.
+void sort_unique_last_wins(std::vector<PageDigest>& digests) {
+  std::stable_sort(digests.begin(), digests.end(), [](const PageDigest& a, const PageDigest& b) {
+    return a.page_index < b.page_index;
+  });
+  std::vector<PageDigest> unique;
+  unique.reserve(digests.size());
+  for (const auto& d : digests) {
+    if (!unique.empty() && unique.back().page_index == d.page_index) {
+      unique.back() = d;
+    } else {
+      unique.push_back(d);
+    }
+  }
+  digests = std::move(unique);
+}
+
+// Header of a Digests frame (size, flags, count) with room to spare.
+constexpr std::uint32_t kDigestsOverheadBytes = 64;
+// A digest entry: varint page-index delta (at most 10 bytes) and a u64 digest.
+constexpr std::uint32_t kDigestEntryMaxBytes = 18;
+
+}  // namespace
+
+std::vector<std::uint64_t> plan_pages_to_send(std::span<const PageDigest> ours,
+                                              std::span<const PageDigest> theirs,
+                                              std::uint64_t zero_page_digest) {
+  std::vector<PageDigest> our_sorted(ours.begin(), ours.end());
+  std::vector<PageDigest> their_sorted(theirs.begin(), theirs.end());
+  sort_unique_last_wins(our_sorted);
+  sort_unique_last_wins(their_sorted);
+
+  std::vector<std::uint64_t> pages;
+  auto it = their_sorted.begin();
+  for (const auto& mine : our_sorted) {
+    if (mine.digest == zero_page_digest) continue;
+    while (it != their_sorted.end() && it->page_index < mine.page_index) ++it;
+    const bool they_have = it != their_sorted.end() && it->page_index == mine.page_index;
+    const std::uint64_t their_digest = they_have ? it->digest : zero_page_digest;
+    if (their_digest != mine.digest) pages.push_back(mine.page_index);
+  }
+  return pages;
+}
+
+std::size_t digests_per_frame(std::uint32_t max_frame_bytes) {
+  if (max_frame_bytes <= kDigestsOverheadBytes + kDigestEntryMaxBytes) return 1;
+  return (max_frame_bytes - kDigestsOverheadBytes) / kDigestEntryMaxBytes;
+}
+
+std::vector<proto::Digests> chunk_digests(std::uint64_t size_bytes,
+                                          std::span<const PageDigest> digests,
+                                          std::size_t per_frame, bool reply_requested) {
+  per_frame = std::max<std::size_t>(per_frame, 1);
+  std::vector<proto::Digests> chunks;
+  std::size_t next = 0;
+  do {
+    const std::size_t n = std::min(per_frame, digests.size() - next);
+    proto::Digests chunk;
+    chunk.size_bytes = size_bytes;
+    chunk.reply_requested = reply_requested;
+    chunk.digests.assign(digests.begin() + static_cast<std::ptrdiff_t>(next),
+                         digests.begin() + static_cast<std::ptrdiff_t>(next + n));
+    next += n;
+    chunk.last = next == digests.size();
+    chunks.push_back(std::move(chunk));
+  } while (next < digests.size());
+  return chunks;
+}
+
+std::uint64_t page_state_wire_bytes(const PageState& state) {
+  std::uint64_t bytes = 16 + state.bytes.size();
+  for (const auto& run : state.versions) bytes += 32 + run.ts.peer.size();
+  return bytes;
+}
+
+std::optional<DigestSet> DigestAccumulator::add(proto::Digests chunk) {
+  pending_.insert(pending_.end(), chunk.digests.begin(), chunk.digests.end());
+  if (!chunk.last) return std::nullopt;
+  DigestSet set;
+  set.size_bytes = chunk.size_bytes;
+  set.reply_requested = chunk.reply_requested;
+  set.digests = std::move(pending_);
+  pending_.clear();
+  sort_unique_last_wins(set.digests);
+  return set;
+}
+
+}  // namespace wmd::net

@@ -1,0 +1,53 @@
+// Catch-up (anti-entropy) planning as pure functions: which pages to send given both sides'
+// digests, how to split our digests and page states into frames, and the accumulation of a
+// peer's digest chunks. No engine, no sockets.
+// Thread-safety: free functions are reentrant; a DigestAccumulator has one owner.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "daemon/engine/types.hpp"
+#include "proto/message.hpp"
+
+namespace wmd::net {
+
+// Pages whose state we send to a peer: those where our digest is not the zero-page digest and
+// differs from theirs (a page missing from `theirs` has the zero-page digest).
+// Inputs need not be sorted; the result is sorted and unique.
+std::vector<std::uint64_t> plan_pages_to_send(std::span<const PageDigest> ours,
+                                              std::span<const PageDigest> theirs,
+                                              std::uint64_t zero_page_digest);
+
+// How many digest entries fit one frame of max_frame_bytes (never less than 1).
+std::size_t digests_per_frame(std::uint32_t max_frame_bytes);
+
+// Our digests as one catch-up round of Digests messages: at least one chunk (an empty last
+// chunk when there are no digests), the last one flagged. REQUIRES: digests sorted by page.
+std::vector<proto::Digests> chunk_digests(std::uint64_t size_bytes,
+                                          std::span<const PageDigest> digests,
+                                          std::size_t per_frame, bool reply_requested);
+
+// An upper bound of one page state's encoded size, for filling frames.
+std::uint64_t page_state_wire_bytes(const PageState& state);
+
+// A peer's digests, accumulated chunk by chunk until the last one.
+struct DigestSet {
+  std::uint64_t size_bytes = 0;
+  bool reply_requested = false;
+  std::vector<PageDigest> digests;  // sorted by page, unique (a later chunk wins)
+};
+
+class DigestAccumulator {
+ public:
+  // Adds one chunk; returns the whole set when it was the last chunk, and starts over.
+  std::optional<DigestSet> add(proto::Digests chunk);
+  std::size_t pending_entries() const noexcept { return pending_.size(); }
+
+ private:
+  std::vector<PageDigest> pending_;
+};
+
+}  // namespace wmd::net

@@ -1,0 +1,275 @@
+#include "daemon/net/connection.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/write.hpp>
+
+#include "daemon/net/mesh.hpp"
+
+namespace wmd::net {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace asio = boost::asio;
+
+// Frames gathered into one socket write.
+constexpr std::size_t kMaxFramesPerWrite = 64;
+constexpr std::uint64_t kMaxBytesPerWrite = 4 << 20;
+// How long a closing connection waits for its Error frame to be written.
+constexpr auto kErrorFlushTimeout = std::chrono::milliseconds(1000);
+// Tick while reading is paused for backlog, to resume promptly.
+constexpr auto kPausedTick = std::chrono::milliseconds(5);
+
+std::uint64_t now_us() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
+          .count());
+}
+
+proto::Limits handshake_limits(const MeshConfig& config) {
+  proto::Limits limits;
+  limits.max_frame_bytes = config.max_frame_bytes;
+  limits.page_size_bytes = 0;
+  limits.max_size_bytes = config.identity.max_size_bytes;
+  return limits;
+}
+
+Frame encode_frame(const proto::Message& message) {
+  return std::make_shared<const std::vector<std::uint8_t>>(proto::encode(message));
+}
+
+}  // namespace
+
+Connection::Connection(Mesh& mesh, asio::ip::tcp::socket socket, std::uint64_t session_id,
+                       bool outbound, int dialer_index)
+    : mesh_(mesh),
+      socket_(std::move(socket)),
+      timer_(socket_.get_executor()),
+      id_(session_id),
+      outbound_(outbound),
+      dialer_index_(dialer_index),
+      reader_(handshake_limits(mesh.config())),
+      send_queue_(mesh.config().send_queue_bytes) {
+  boost::system::error_code ec;
+  const auto remote = socket_.remote_endpoint(ec);
+  address_ =
+      ec ? std::string("?") : HostPort{remote.address().to_string(), remote.port()}.to_string();
+}
+
+void Connection::start() {
+  boost::system::error_code ignored;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  started_ = last_received_ = last_heartbeat_sent_ = Clock::now();
+  queue(QueuedFrame{mesh_.hello_frame(), FrameClass::control, {}});
+  read_some();
+  schedule_tick();
+}
+
+PushResult Connection::queue(QueuedFrame item) {
+  if (closed_ || closing_) return PushResult::queued;  // dropped silently: we are going away
+  const auto result = send_queue_.push(std::move(item));
+  write_some();
+  return result;
+}
+
+void Connection::mark_established(std::string peer_id) {
+  established_ = true;
+  peer_id_ = std::move(peer_id);
+  auto limits = handshake_limits(mesh_.config());
+  limits.page_size_bytes = mesh_.config().identity.page_size_bytes;
+  reader_.set_limits(limits);
+}
+
+void Connection::close_with_error(std::error_code reason, const std::string& detail) {
+  if (closed_ || closing_) return;
+  closing_ = true;
+  send_queue_.clear_pending();
+  proto::Error error;
+  error.code = reason.category() == wmd_category() ? static_cast<std::uint16_t>(reason.value())
+                                                   : static_cast<std::uint16_t>(errc::io_error);
+  error.message = detail.substr(0, proto::kMaxErrorTextBytes);
+  close_deadline_ = Clock::now() + kErrorFlushTimeout;
+  // Queue directly: queue() refuses frames once closing.
+  send_queue_.push(
+      QueuedFrame{encode_frame(error), FrameClass::control, [weak = weak_from_this(), reason] {
+                    if (auto self = weak.lock()) self->close(reason);
+                  }});
+  close_reason_ = reason;
+  write_some();
+}
+
+void Connection::close(std::error_code reason) {
+  if (closed_) return;
+  auto keep_alive = shared_from_this();
+  closed_ = true;
+  boost::system::error_code ignored;
+  timer_.cancel(ignored);
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  send_queue_.clear_pending();
+  mesh_.connection_closed(*this, reason);
+}
+
+void Connection::read_some() {
+  if (closed_ || closing_) return;
+  if (mesh_.inbound_backlogged()) {
+    read_paused_ = true;
+    return;
+  }
+  socket_.async_read_some(asio::buffer(read_buffer_),
+                          [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                            self->on_read(ec, n);
+                          });
+}
+
+void Connection::on_read(boost::system::error_code ec, std::size_t n) {
+  if (closed_ || closing_) return;
+  if (ec) {
+    close(ec);
+    return;
+  }
+  last_received_ = Clock::now();
+  counters_.bytes_received += n;
+  reader_.feed(std::span<const std::uint8_t>(read_buffer_.data(), n));
+  if (process_frames()) read_some();
+}
+
+bool Connection::process_frames() {
+  while (!closed_ && !closing_) {
+    const std::size_t before = reader_.buffered_bytes();
+    auto next = reader_.next();
+    if (!next.ok()) {
+      close_with_error(next.error(), "bad frame: " + next.error().message());
+      return false;
+    }
+    if (!next.value()) return true;
+    handle(std::move(*next.value()), before - reader_.buffered_bytes());
+  }
+  return false;
+}
+
+void Connection::handle(proto::Message message, std::uint64_t frame_bytes) {
+  ++counters_.frames_received;
+  if (auto* error = std::get_if<proto::Error>(&message)) {
+    const auto reason = make_error_code(static_cast<errc>(error->code));
+    if (reason == errc::duplicate_connection) {
+      spdlog::debug("peer {} at {} closed a duplicate connection", peer_id_, address_);
+    } else {
+      spdlog::warn("peer {} at {} refused us: {} ({})", peer_id_.empty() ? "?" : peer_id_, address_,
+                   error->message, reason.message());
+    }
+    close(reason);
+    return;
+  }
+  if (auto* hello = std::get_if<proto::Hello>(&message)) {
+    if (hello_received_) {
+      close_with_error(errc::malformed, "a second hello");
+      return;
+    }
+    hello_received_ = true;
+    mesh_.connection_hello(shared_from_this(), *hello);
+    return;
+  }
+  if (!hello_received_) {
+    close_with_error(errc::malformed, std::string("expected hello, got ") +
+                                          proto::to_string(proto::type_of(message)));
+    return;
+  }
+  if (!established_) return;  // refused; closing
+  if (auto* heartbeat = std::get_if<proto::Heartbeat>(&message)) {
+    if (heartbeat->reply) {
+      const auto now = now_us();
+      counters_.rtt_us = now > heartbeat->token ? now - heartbeat->token : 0;
+    } else {
+      send_heartbeat(heartbeat->token, true);
+    }
+    return;
+  }
+  if (std::holds_alternative<Patch>(message)) ++counters_.patches_received;
+  mesh_.connection_message(*this, std::move(message), frame_bytes);
+}
+
+void Connection::send_heartbeat(std::uint64_t token, bool reply) {
+  queue(QueuedFrame{encode_frame(proto::Heartbeat{token, reply}), FrameClass::control, {}});
+}
+
+void Connection::write_some() {
+  if (closed_ || send_queue_.writing() || !send_queue_.has_pending()) return;
+  const auto batch = send_queue_.start_write(kMaxFramesPerWrite, kMaxBytesPerWrite);
+  std::vector<asio::const_buffer> buffers;
+  buffers.reserve(batch.size());
+  for (const QueuedFrame* item : batch) buffers.emplace_back(asio::buffer(*item->frame));
+  asio::async_write(socket_, buffers,
+                    [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                      if (self->closed_) return;
+                      auto done = self->send_queue_.finish_write();
+                      if (ec) {
+                        self->close(ec);
+                        return;
+                      }
+                      self->counters_.bytes_sent += n;
+                      self->counters_.frames_sent += done.size();
+                      for (auto& item : done) {
+                        if (item.on_sent) item.on_sent();
+                      }
+                      if (self->send_queue_.empty()) self->resync_pending = false;
+                      self->write_some();
+                    });
+}
+
+void Connection::schedule_tick() {
+  if (closed_) return;
+  const auto& config = mesh_.config();
+  auto period = std::min(
+      {config.heartbeat_interval, config.heartbeat_timeout / 4, config.handshake_timeout / 4});
+  period = std::clamp(period, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+  if (read_paused_) period = kPausedTick;
+  timer_.expires_after(period);
+  timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec) self->on_tick();
+  });
+}
+
+void Connection::on_tick() {
+  if (closed_) return;
+  const auto now = Clock::now();
+  const auto& config = mesh_.config();
+  if (closing_) {
+    if (now >= close_deadline_) {
+      close(close_reason_);
+      return;
+    }
+    schedule_tick();
+    return;
+  }
+  if (read_paused_) {
+    last_received_ = now;  // we are the ones not reading
+    if (!mesh_.inbound_backlogged()) {
+      read_paused_ = false;
+      if (process_frames()) read_some();
+      if (closed_ || closing_) {
+        schedule_tick();
+        return;
+      }
+    }
+  }
+  if (!established_ && now - started_ > config.handshake_timeout) {
+    close_with_error(
+        errc::handshake_timeout,
+        "no handshake within " + std::to_string(config.handshake_timeout.count()) + " ms");
+  } else if (now - last_received_ > config.heartbeat_timeout) {
+    close_with_error(errc::heartbeat_timeout,
+                     "nothing received for " +
+                         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            now - last_received_)
+                                            .count()) +
+                         " ms");
+  } else if (established_ && now - last_heartbeat_sent_ >= config.heartbeat_interval) {
+    last_heartbeat_sent_ = now;
+    send_heartbeat(now_us(), false);
+  }
+  schedule_tick();
+}
+
+}  // namespace wmd::net

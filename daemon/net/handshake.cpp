@@ -1,0 +1,40 @@
+#include "daemon/net/handshake.hpp"
+
+namespace wmd::net {
+
+HelloDecision check_hello(const LocalIdentity& ours, const proto::Hello& theirs) {
+  if (theirs.protocol_version != proto::kProtocolVersion) {
+    return {HelloVerdict::refuse, errc::protocol_version_mismatch,
+            "protocol version " + std::to_string(theirs.protocol_version) + ", expected " +
+                std::to_string(proto::kProtocolVersion)};
+  }
+  if (theirs.cluster != ours.cluster) {
+    return {HelloVerdict::refuse, errc::cluster_mismatch,
+            "cluster '" + theirs.cluster + "', expected '" + ours.cluster + "'"};
+  }
+  if (theirs.page_size_bytes != ours.page_size_bytes) {
+    return {HelloVerdict::refuse, errc::page_size_mismatch,
+            "page size " + std::to_string(theirs.page_size_bytes) + ", expected " +
+                std::to_string(ours.page_size_bytes)};
+  }
+  if (!is_valid_peer_id(theirs.peer_id)) {
+    return {HelloVerdict::refuse, errc::invalid_peer_id, "invalid peer id"};
+  }
+  if (theirs.peer_id == ours.peer_id) {
+    return {HelloVerdict::self, errc::ok, "connected to ourselves"};
+  }
+  if (theirs.size_bytes > ours.max_size_bytes) {
+    return {HelloVerdict::refuse, errc::beyond_max_size,
+            "size " + std::to_string(theirs.size_bytes) + " beyond our maximum " +
+                std::to_string(ours.max_size_bytes)};
+  }
+  return {};
+}
+
+bool keeps_connection(const std::string& our_id, const std::string& peer_id, bool outbound) {
+  // The survivor is the connection dialed by the smaller id: ours when we are smaller.
+  const bool we_are_smaller = our_id < peer_id;
+  return outbound == we_are_smaller;
+}
+
+}  // namespace wmd::net

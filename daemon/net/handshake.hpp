@@ -1,0 +1,43 @@
+// Handshake decisions as pure functions: whether a peer's Hello is accepted, whether a Hello
+// means we dialed ourselves, and which of two connections between the same pair survives.
+// Thread-safety: stateless; safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "daemon/util/errors.hpp"
+#include "proto/message.hpp"
+
+namespace wmd::net {
+
+// What our side requires of a peer.
+struct LocalIdentity {
+  std::string peer_id;
+  std::string cluster;
+  std::uint32_t page_size_bytes = 0;
+  std::uint64_t max_size_bytes = 0;
+};
+
+enum class HelloVerdict {
+  accept,
+  self,    // the Hello carries our own id: we reached ourselves; close and stop dialing there
+  refuse,  // see HelloDecision::reason
+};
+
+struct HelloDecision {
+  HelloVerdict verdict = HelloVerdict::accept;
+  errc reason = errc::ok;  // set when refused; sent to the peer in an Error frame
+  std::string detail;      // for the log line and the Error frame text
+};
+
+HelloDecision check_hello(const LocalIdentity& ours, const proto::Hello& theirs);
+
+// Two established connections between us and peer_id: `a` and `b`, each either dialed by us
+// (outbound) or by the peer. The connection dialed by the side with the smaller id survives,
+// so both sides keep the same one without talking about it.
+// Returns true when the connection with the given direction is the one to keep.
+// REQUIRES: our_id != peer_id
+bool keeps_connection(const std::string& our_id, const std::string& peer_id, bool outbound);
+
+}  // namespace wmd::net

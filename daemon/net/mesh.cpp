@@ -1,0 +1,432 @@
+#include "daemon/net/mesh.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
+
+#include "daemon/net/connection.hpp"
+#include "proto/codec.hpp"
+
+namespace wmd::net {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kShutdownPoll = std::chrono::milliseconds(10);
+
+}  // namespace
+
+// One --peers entry: resolves, connects, and after a disconnect waits with backoff.
+struct Mesh::Dialer {
+  Dialer(asio::io_context& io, HostPort to, Backoff b)
+      : address(std::move(to)), backoff(b), timer(io), resolver(io) {}
+
+  HostPort address;
+  Backoff backoff;
+  asio::steady_timer timer;
+  tcp::resolver resolver;
+  std::optional<std::string> peer_id;  // learned from its Hello
+  std::shared_ptr<tcp::socket> connecting;
+  bool busy = false;         // resolving, connecting, or a connection is live
+  bool is_self = false;      // it leads to ourselves: never dialed again
+  std::string last_failure;  // logged once until it changes
+};
+
+Mesh::Mesh(asio::io_context& io, MeshConfig config, MeshCallbacks callbacks)
+    : io_(io),
+      config_(std::move(config)),
+      callbacks_(std::move(callbacks)),
+      acceptor_(io),
+      shutdown_timer_(io) {
+  std::uint64_t seed = config_.seed;
+  const auto own_address = config_.listen.to_string();
+  for (const auto& peer : config_.peers) {
+    if (peer.to_string() == own_address) {
+      spdlog::info("ignoring peer {}: it is our own listen address", own_address);
+      continue;
+    }
+    dialers_.push_back(std::make_unique<Dialer>(
+        io_, peer,
+        Backoff(config_.backoff_initial, config_.backoff_max, ++seed * 0x9e3779b97f4a7c15ull)));
+  }
+  hello_.cluster = config_.identity.cluster;
+  hello_.peer_id = config_.identity.peer_id;
+  hello_.page_size_bytes = config_.identity.page_size_bytes;
+}
+
+Mesh::~Mesh() = default;
+
+Status Mesh::start() {
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(config_.listen.host, ec);
+  tcp::endpoint endpoint;
+  if (ec) {
+    tcp::resolver resolver(io_);
+    auto results = resolver.resolve(config_.listen.host, std::to_string(config_.listen.port), ec);
+    if (ec || results.empty()) {
+      last_error_text_ = "cannot resolve listen address " + config_.listen.to_string() + ": " +
+                         (ec ? ec.message() : "no address");
+      return errc::io_error;
+    }
+    endpoint = results.begin()->endpoint();
+  } else {
+    endpoint = tcp::endpoint(address, config_.listen.port);
+  }
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    last_error_text_ = "cannot listen on " + config_.listen.to_string() + ": " + ec.message();
+    return errc::io_error;
+  }
+  start_accept();
+  for (auto& dialer : dialers_) schedule_dial(*dialer, std::chrono::milliseconds(0));
+  return {};
+}
+
+std::uint16_t Mesh::listen_port() const {
+  boost::system::error_code ec;
+  const auto endpoint = acceptor_.local_endpoint(ec);
+  return ec ? 0 : endpoint.port();
+}
+
+void Mesh::set_hello(proto::Hello hello) {
+  hello.protocol_version = proto::kProtocolVersion;
+  hello.cluster = config_.identity.cluster;
+  hello.peer_id = config_.identity.peer_id;
+  hello.page_size_bytes = config_.identity.page_size_bytes;
+  hello_ = std::move(hello);
+}
+
+Frame Mesh::hello_frame() const {
+  return std::make_shared<const std::vector<std::uint8_t>>(proto::encode(hello_));
+}
+
+void Mesh::start_accept() {
+  acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || stopping_) return;
+    if (ec) {
+      spdlog::warn("accept failed: {}", ec.message());
+    } else {
+      auto connection =
+          std::make_shared<Connection>(*this, std::move(socket), next_session_id_++, false, -1);
+      register_connection(connection);
+    }
+    start_accept();
+  });
+}
+
+void Mesh::register_connection(const std::shared_ptr<Connection>& connection) {
+  connections_[connection->id()] = connection;
+  connection->start();
+}
+
+void Mesh::schedule_dial(Dialer& dialer, std::chrono::milliseconds delay) {
+  if (stopping_ || dialer.is_self) return;
+  dialer.timer.expires_after(delay);
+  dialer.timer.async_wait([this, &dialer](boost::system::error_code ec) {
+    if (!ec) dial(dialer);
+  });
+}
+
+void Mesh::dial(Dialer& dialer) {
+  if (stopping_ || dialer.is_self || dialer.busy) return;
+  // Already connected to that peer through an inbound connection: look again later (the
+  // connection closing wakes us sooner).
+  if (dialer.peer_id && established_.count(*dialer.peer_id) != 0) {
+    schedule_dial(dialer, config_.backoff_max);
+    return;
+  }
+  dialer.busy = true;
+  dialer.resolver.async_resolve(
+      dialer.address.host, std::to_string(dialer.address.port),
+      [this, &dialer](boost::system::error_code ec, tcp::resolver::results_type results) {
+        if (ec == asio::error::operation_aborted || stopping_) {
+          dialer.busy = false;
+          return;
+        }
+        if (ec) {
+          dial_failed(dialer, "cannot resolve: " + ec.message());
+          return;
+        }
+        auto socket = std::make_shared<tcp::socket>(io_);
+        dialer.connecting = socket;
+        // Bound the connect like a handshake: a black-holed address would take minutes.
+        dialer.timer.expires_after(config_.handshake_timeout);
+        dialer.timer.async_wait([socket](boost::system::error_code timer_ec) {
+          if (!timer_ec) {
+            boost::system::error_code ignored;
+            socket->close(ignored);
+          }
+        });
+        asio::async_connect(
+            *socket, results,
+            [this, &dialer, socket](boost::system::error_code connect_ec, const tcp::endpoint&) {
+              dialer.connecting.reset();
+              boost::system::error_code ignored;
+              dialer.timer.cancel(ignored);
+              if (stopping_) {
+                dialer.busy = false;
+                return;
+              }
+              if (connect_ec) {
+                dial_failed(dialer, connect_ec == asio::error::operation_aborted
+                                        ? std::string("connect timed out")
+                                        : connect_ec.message());
+                return;
+              }
+              int dialer_index = -1;
+              for (std::size_t i = 0; i < dialers_.size(); ++i) {
+                if (dialers_[i].get() == &dialer) dialer_index = static_cast<int>(i);
+              }
+              auto connection = std::make_shared<Connection>(
+                  *this, std::move(*socket), next_session_id_++, true, dialer_index);
+              register_connection(connection);
+            });
+      });
+}
+
+void Mesh::dial_failed(Dialer& dialer, const std::string& why) {
+  dialer.busy = false;
+  const auto delay = dialer.backoff.next_delay();
+  if (why != dialer.last_failure) {
+    spdlog::info("cannot connect to {}: {} (retrying with backoff)", dialer.address.to_string(),
+                 why);
+    dialer.last_failure = why;
+  } else {
+    spdlog::debug("cannot connect to {}: {}; next attempt in {} ms", dialer.address.to_string(),
+                  why, delay.count());
+  }
+  schedule_dial(dialer, delay);
+}
+
+void Mesh::wake_dialers_of(const std::string& peer_id) {
+  for (auto& dialer : dialers_) {
+    if (dialer->peer_id == peer_id && !dialer->busy) {
+      schedule_dial(*dialer, dialer->backoff.next_delay());
+    }
+  }
+}
+
+void Mesh::connection_hello(const std::shared_ptr<Connection>& connection,
+                            const proto::Hello& hello) {
+  const auto decision = check_hello(config_.identity, hello);
+  Dialer* dialer = connection->dialer_index() >= 0
+                       ? dialers_[static_cast<std::size_t>(connection->dialer_index())].get()
+                       : nullptr;
+  if (decision.verdict == HelloVerdict::self) {
+    if (dialer != nullptr && !dialer->is_self) {
+      spdlog::info("peer address {} is this daemon itself; not dialing it again",
+                   dialer->address.to_string());
+      dialer->is_self = true;
+    }
+    connection->close(make_error_code(errc::invalid_config));
+    return;
+  }
+  if (decision.verdict == HelloVerdict::refuse) {
+    spdlog::warn("refusing peer {} at {}: {}", hello.peer_id, connection->address(),
+                 decision.detail);
+    connection->close_with_error(decision.reason, decision.detail);
+    return;
+  }
+  if (dialer != nullptr) dialer->peer_id = hello.peer_id;
+
+  if (auto it = established_.find(hello.peer_id); it != established_.end()) {
+    auto existing = connections_.at(it->second);
+    const bool keep_new =
+        existing->outbound() == connection->outbound()
+            ? true  // the same direction twice: the older one is most likely stale
+            : keeps_connection(config_.identity.peer_id, hello.peer_id, connection->outbound());
+    auto& loser = keep_new ? existing : connection;
+    spdlog::debug("peer {}: two connections, closing the {} one (session {})", hello.peer_id,
+                  loser->outbound() ? "outbound" : "inbound", loser->id());
+    loser->close_with_error(errc::duplicate_connection,
+                            "duplicate connection; keeping the one dialed by the smaller id");
+    if (!keep_new) return;
+    // close_with_error defers the close; unregister the old session now.
+    established_.erase(hello.peer_id);
+    if (callbacks_.on_closed) callbacks_.on_closed(existing->id());
+  }
+
+  connection->mark_established(hello.peer_id);
+  established_[hello.peer_id] = connection->id();
+  if (dialer != nullptr) {
+    dialer->backoff.reset();
+    dialer->last_failure.clear();
+  }
+  spdlog::info("connected to peer {} at {} ({}, its size {} bytes)", hello.peer_id,
+               connection->address(), connection->outbound() ? "dialed" : "accepted",
+               hello.size_bytes);
+  SessionInfo info{connection->id(), hello.peer_id, connection->address(), connection->outbound()};
+  if (callbacks_.on_established) callbacks_.on_established(info, hello);
+}
+
+void Mesh::connection_message(Connection& connection, proto::Message message,
+                              std::uint64_t frame_bytes) {
+  if (callbacks_.on_message)
+    callbacks_.on_message(connection.id(), std::move(message), frame_bytes);
+}
+
+bool Mesh::inbound_backlogged() const {
+  return callbacks_.inbound_backlog_bytes &&
+         callbacks_.inbound_backlog_bytes() > config_.inbound_backlog_limit_bytes;
+}
+
+void Mesh::connection_closed(Connection& connection, std::error_code reason) {
+  const auto& counters = connection.counters();
+  closed_totals_.patches_sent += counters.patches_sent;
+  closed_totals_.patches_received += counters.patches_received;
+  closed_totals_.bytes_sent += counters.bytes_sent;
+  closed_totals_.bytes_received += counters.bytes_received;
+  closed_totals_.overflows += connection.send_queue().overflows();
+
+  const bool was_registered = connection.established() &&
+                              established_.count(connection.peer_id()) != 0 &&
+                              established_.at(connection.peer_id()) == connection.id();
+  if (was_registered) {
+    established_.erase(connection.peer_id());
+    const bool quiet = stopping_ || reason == errc::duplicate_connection;
+    if (quiet) {
+      spdlog::debug("disconnected from peer {} at {}: {}", connection.peer_id(),
+                    connection.address(), reason.message());
+    } else {
+      spdlog::info("disconnected from peer {} at {}: {}", connection.peer_id(),
+                   connection.address(), reason.message());
+    }
+    if (callbacks_.on_closed) callbacks_.on_closed(connection.id());
+  } else if (!connection.established() && reason != errc::invalid_config) {
+    spdlog::debug("connection {} at {} closed before the handshake: {}", connection.id(),
+                  connection.address(), reason.message());
+  }
+  const auto peer_id = connection.peer_id();
+  const int dialer_index = connection.dialer_index();
+  connections_.erase(connection.id());  // the connection keeps itself alive during close()
+
+  if (dialer_index >= 0 && !stopping_) {
+    auto& dialer = *dialers_[static_cast<std::size_t>(dialer_index)];
+    dialer.busy = false;
+    if (!dialer.is_self) {
+      const auto delay = dialer.backoff.next_delay();
+      if (!connection.established() && reason != errc::duplicate_connection &&
+          reason.message() != dialer.last_failure) {
+        dialer.last_failure = reason.message();
+        spdlog::info("connection to {} failed before the handshake: {} (retrying with backoff)",
+                     dialer.address.to_string(), reason.message());
+      }
+      schedule_dial(dialer, delay);
+    }
+  }
+  if (was_registered && !stopping_) wake_dialers_of(peer_id);
+}
+
+void Mesh::broadcast(const Frame& frame, proto::MessageType type) {
+  for (const auto& [peer_id, session] : established_) {
+    auto& connection = *connections_.at(session);
+    if (type == proto::MessageType::patch) connection.count_patch_sent();
+    const auto result = connection.queue(QueuedFrame{frame, FrameClass::broadcast, {}});
+    if (result == PushResult::overflowed && !connection.resync_pending) {
+      connection.resync_pending = true;
+      spdlog::warn(
+          "send queue to peer {} overflowed ({} bytes queued, limit {}): pending patches dropped, "
+          "resyncing it by catch-up",
+          peer_id, connection.send_queue().bytes(), connection.send_queue().limit_bytes());
+      if (callbacks_.on_overflow) callbacks_.on_overflow(session);
+    }
+  }
+}
+
+void Mesh::send(SessionId id, std::vector<Frame> frames, std::function<void()> on_sent) {
+  auto it = connections_.find(id);
+  if (it == connections_.end() || !it->second->established() || frames.empty()) return;
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    const bool last = i + 1 == frames.size();
+    it->second->queue(QueuedFrame{std::move(frames[i]), FrameClass::control,
+                                  last ? std::move(on_sent) : std::function<void()>{}});
+  }
+}
+
+void Mesh::close_session(SessionId id, errc reason, const std::string& detail) {
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  auto connection = it->second;
+  spdlog::warn("closing connection to peer {} at {}: {}", connection->peer_id(),
+               connection->address(), detail);
+  connection->close_with_error(reason, detail);
+}
+
+void Mesh::shutdown(std::chrono::milliseconds flush_timeout, std::function<void()> done) {
+  stopping_ = true;
+  shutdown_done_ = std::move(done);
+  shutdown_deadline_ = Clock::now() + flush_timeout;
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+  for (auto& dialer : dialers_) {
+    dialer->timer.cancel(ignored);
+    dialer->resolver.cancel();
+    if (dialer->connecting) dialer->connecting->close(ignored);
+  }
+  // Connections still in their handshake have nothing to flush.
+  std::vector<std::shared_ptr<Connection>> unestablished;
+  for (auto& [id, connection] : connections_) {
+    if (!connection->established()) unestablished.push_back(connection);
+  }
+  for (auto& connection : unestablished)
+    connection->close(boost::system::error_code(asio::error::operation_aborted));
+  finish_shutdown();
+}
+
+void Mesh::finish_shutdown() {
+  bool flushed = true;
+  for (auto& [id, connection] : connections_) {
+    if (!connection->send_queue().empty()) flushed = false;
+  }
+  if (!flushed && Clock::now() < shutdown_deadline_) {
+    shutdown_timer_.expires_after(kShutdownPoll);
+    shutdown_timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) finish_shutdown();
+    });
+    return;
+  }
+  if (!flushed) spdlog::warn("shutdown: some queued frames were not written in time");
+  auto remaining = connections_;
+  for (auto& [id, connection] : remaining)
+    connection->close(boost::system::error_code(asio::error::operation_aborted));
+  if (auto done = std::move(shutdown_done_)) done();
+}
+
+MeshSnapshot Mesh::snapshot() const {
+  MeshSnapshot snap = closed_totals_;
+  snap.peers.clear();
+  for (const auto& [id, connection] : connections_) {
+    const auto& c = connection->counters();
+    snap.patches_sent += c.patches_sent;
+    snap.patches_received += c.patches_received;
+    snap.bytes_sent += c.bytes_sent;
+    snap.bytes_received += c.bytes_received;
+    snap.queue_bytes += connection->send_queue().bytes();
+    snap.overflows += connection->send_queue().overflows();
+    if (!connection->established() || connection->closed()) continue;
+    PeerSnapshot peer;
+    peer.id = id;
+    peer.peer_id = connection->peer_id();
+    peer.address = connection->address();
+    peer.outbound = connection->outbound();
+    peer.rtt_us = c.rtt_us;
+    peer.queue_bytes = connection->send_queue().bytes();
+    peer.frames_sent = c.frames_sent;
+    peer.frames_received = c.frames_received;
+    peer.patches_sent = c.patches_sent;
+    peer.patches_received = c.patches_received;
+    peer.bytes_sent = c.bytes_sent;
+    peer.bytes_received = c.bytes_received;
+    peer.dropped_frames = connection->send_queue().dropped_frames();
+    snap.peers.push_back(std::move(peer));
+  }
+  return snap;
+}
+
+}  // namespace wmd::net

@@ -1,0 +1,169 @@
+// Mesh: the daemon's TCP full mesh. Listens for peers, dials every configured peer (with
+// exponential backoff and jitter), runs the handshake and keeps exactly one connection per
+// peer pair, and moves encoded frames between the connections and the replicator. It never
+// decides bytes: everything that is not handshake or heartbeat goes to MeshCallbacks.
+//
+// Thread-safety: not thread-safe. Every call, and every callback, happens on the thread that
+// runs the io_context given to the constructor (the network thread). Other threads reach it
+// through boost::asio::post.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/net/backoff.hpp"
+#include "daemon/net/handshake.hpp"
+#include "daemon/net/host_port.hpp"
+#include "daemon/net/send_queue.hpp"
+#include "daemon/util/result.hpp"
+#include "proto/message.hpp"
+
+namespace wmd::net {
+
+class Connection;
+using SessionId = std::uint64_t;
+
+struct MeshConfig {
+  LocalIdentity identity;
+  HostPort listen;
+  std::vector<HostPort> peers;
+  std::uint32_t max_frame_bytes = proto::kDefaultMaxFrameBytes;
+  std::uint64_t send_queue_bytes = 64ull << 20;
+  std::chrono::milliseconds heartbeat_interval{1000};
+  std::chrono::milliseconds heartbeat_timeout{5000};
+  std::chrono::milliseconds handshake_timeout{5000};
+  std::chrono::milliseconds backoff_initial{100};
+  std::chrono::milliseconds backoff_max{5000};
+  // While the replicator holds more received bytes than this unprocessed, reading pauses.
+  std::uint64_t inbound_backlog_limit_bytes = 64ull << 20;
+  std::uint64_t seed = 0;  // jitter
+};
+
+struct SessionInfo {
+  SessionId id = 0;
+  std::string peer_id;
+  std::string address;  // remote endpoint "ip:port"
+  bool outbound = false;
+};
+
+// Called on the network thread. The replicator posts them to its own thread.
+struct MeshCallbacks {
+  // A connection completed its handshake and is registered for broadcasts.
+  std::function<void(const SessionInfo&, const proto::Hello&)> on_established;
+  // Any message after the handshake except Heartbeat and Error. frame_bytes: its size on the
+  // wire, for backlog accounting.
+  std::function<void(SessionId, proto::Message, std::uint64_t frame_bytes)> on_message;
+  // An established session ended (whatever the reason).
+  std::function<void(SessionId)> on_closed;
+  // A session's send queue overflowed and its pending patches were dropped: resync it.
+  std::function<void(SessionId)> on_overflow;
+  // Bytes handed to on_message and not yet processed; reading pauses above the limit.
+  std::function<std::uint64_t()> inbound_backlog_bytes;
+};
+
+struct PeerSnapshot {
+  SessionId id = 0;
+  std::string peer_id;
+  std::string address;
+  bool outbound = false;
+  std::uint64_t rtt_us = 0;
+  std::uint64_t queue_bytes = 0;
+  std::uint64_t frames_sent = 0;
+  std::uint64_t frames_received = 0;
+  std::uint64_t patches_sent = 0;
+  std::uint64_t patches_received = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t dropped_frames = 0;
+};
+
+struct MeshSnapshot {
+  std::vector<PeerSnapshot> peers;  // established sessions
+  // Totals over the mesh's lifetime, closed sessions included.
+  std::uint64_t patches_sent = 0;
+  std::uint64_t patches_received = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t queue_bytes = 0;
+  std::uint64_t overflows = 0;
+};
+
+class Mesh {
+ public:
+  // REQUIRES: io outlives the mesh; config.identity.peer_id is valid.
+  Mesh(boost::asio::io_context& io, MeshConfig config, MeshCallbacks callbacks);
+  ~Mesh();
+  Mesh(const Mesh&) = delete;
+  Mesh& operator=(const Mesh&) = delete;
+
+  // Binds the listening socket and starts dialing. Errors: io_error (bind/listen failed;
+  // last_error_text() says why).
+  Status start();
+  const std::string& last_error_text() const noexcept { return last_error_text_; }
+  std::uint16_t listen_port() const;
+
+  // The replicated part of our Hello (size, lamport, clock); identity fields are ours.
+  void set_hello(proto::Hello hello);
+
+  // Queues one encoded Patch or Growth frame to every established session.
+  void broadcast(const Frame& frame, proto::MessageType type);
+  // Queues control frames to one session; on_sent runs on this thread once the last one has
+  // been written (never, if the session closes first). Unknown sessions are ignored.
+  void send(SessionId id, std::vector<Frame> frames, std::function<void()> on_sent = {});
+  // Sends an Error frame to the session and closes it.
+  void close_session(SessionId id, errc reason, const std::string& detail);
+
+  // Stops accepting and dialing, waits until every queue is written or flush_timeout passed,
+  // closes every connection, then calls done.
+  void shutdown(std::chrono::milliseconds flush_timeout, std::function<void()> done);
+
+  MeshSnapshot snapshot() const;
+
+  // --- for Connection ---------------------------------------------------------------------
+  const MeshConfig& config() const noexcept { return config_; }
+  Frame hello_frame() const;
+  void connection_hello(const std::shared_ptr<Connection>& connection, const proto::Hello& hello);
+  void connection_message(Connection& connection, proto::Message message,
+                          std::uint64_t frame_bytes);
+  void connection_closed(Connection& connection, std::error_code reason);
+  bool inbound_backlogged() const;
+
+ private:
+  struct Dialer;
+
+  void start_accept();
+  void schedule_dial(Dialer& dialer, std::chrono::milliseconds delay);
+  void dial(Dialer& dialer);
+  void dial_failed(Dialer& dialer, const std::string& why);
+  void register_connection(const std::shared_ptr<Connection>& connection);
+  void wake_dialers_of(const std::string& peer_id);
+  void finish_shutdown();
+
+  boost::asio::io_context& io_;
+  MeshConfig config_;
+  MeshCallbacks callbacks_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::vector<std::unique_ptr<Dialer>> dialers_;
+  std::map<SessionId, std::shared_ptr<Connection>> connections_;  // every live connection
+  std::map<std::string, SessionId> established_;                  // peer id -> its session
+  SessionId next_session_id_ = 1;
+  proto::Hello hello_;
+  std::string last_error_text_;
+  bool stopping_ = false;
+  std::function<void()> shutdown_done_;
+  std::chrono::steady_clock::time_point shutdown_deadline_;
+  boost::asio::steady_timer shutdown_timer_;
+  // Totals of closed sessions, for snapshot().
+  MeshSnapshot closed_totals_;
+};
+
+}  // namespace wmd::net

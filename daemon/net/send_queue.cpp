@@ -1,0 +1,74 @@
+#include "daemon/net/send_queue.hpp"
+
+#include <cassert>
+
+namespace wmd::net {
+
+PushResult SendQueue::push(QueuedFrame item) {
+  assert(item.frame && !item.frame->empty());
+  const std::uint64_t size = item.frame->size();
+  if (item.frame_class == FrameClass::broadcast && bytes_ > 0 && bytes_ + size > limit_bytes_) {
+    drop_pending_broadcasts();
+    ++overflows_;
+    ++dropped_frames_;
+    dropped_bytes_ += size;
+    return PushResult::overflowed;
+  }
+  bytes_ += size;
+  queue_.push_back(std::move(item));
+  return PushResult::queued;
+}
+
+std::vector<const QueuedFrame*> SendQueue::start_write(std::size_t max_frames,
+                                                       std::uint64_t max_bytes) {
+  assert(has_pending() && !writing());
+  std::vector<const QueuedFrame*> batch;
+  std::uint64_t batch_bytes = 0;
+  for (const auto& item : queue_) {
+    if (!batch.empty() &&
+        (batch.size() >= max_frames || batch_bytes + item.frame->size() > max_bytes)) {
+      break;
+    }
+    batch.push_back(&item);
+    batch_bytes += item.frame->size();
+  }
+  in_flight_ = batch.size();
+  return batch;
+}
+
+std::vector<QueuedFrame> SendQueue::finish_write() {
+  assert(writing());
+  std::vector<QueuedFrame> done;
+  done.reserve(in_flight_);
+  for (; in_flight_ > 0; --in_flight_) {
+    bytes_ -= queue_.front().frame->size();
+    done.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  return done;
+}
+
+void SendQueue::clear_pending() {
+  while (queue_.size() > in_flight_) {
+    bytes_ -= queue_.back().frame->size();
+    queue_.pop_back();
+  }
+}
+
+void SendQueue::drop_pending_broadcasts() {
+  std::deque<QueuedFrame> kept;
+  for (std::size_t i = 0; i < queue_.size(); ++i) {
+    auto& item = queue_[i];
+    const bool being_written = i < in_flight_;
+    if (being_written || item.frame_class == FrameClass::control) {
+      kept.push_back(std::move(item));
+    } else {
+      ++dropped_frames_;
+      dropped_bytes_ += item.frame->size();
+      bytes_ -= item.frame->size();
+    }
+  }
+  queue_ = std::move(kept);
+}
+
+}  // namespace wmd::net

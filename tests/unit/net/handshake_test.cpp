@@ -1,0 +1,88 @@
+#include "daemon/net/handshake.hpp"
+
+#include <doctest/doctest.h>
+
+namespace wmd::net {
+namespace {
+
+LocalIdentity ours() {
+  return LocalIdentity{"b-peer", "wmd", 8192, 1 << 30};
+}
+
+proto::Hello hello_from(const std::string& id) {
+  proto::Hello hello;
+  hello.cluster = "wmd";
+  hello.peer_id = id;
+  hello.page_size_bytes = 8192;
+  hello.size_bytes = 1 << 20;
+  return hello;
+}
+
+}  // namespace
+
+TEST_CASE("a hello of the same cluster, page size and protocol version is accepted") {
+  const auto decision = check_hello(ours(), hello_from("a-peer"));
+  CHECK(decision.verdict == HelloVerdict::accept);
+  CHECK(decision.reason == errc::ok);
+}
+
+TEST_CASE("a hello from another cluster is refused with cluster_mismatch") {
+  auto hello = hello_from("a-peer");
+  hello.cluster = "other";
+  const auto decision = check_hello(ours(), hello);
+  CHECK(decision.verdict == HelloVerdict::refuse);
+  CHECK(decision.reason == errc::cluster_mismatch);
+  CHECK(decision.detail.find("other") != std::string::npos);
+}
+
+TEST_CASE("a hello with another page size is refused with page_size_mismatch") {
+  auto hello = hello_from("a-peer");
+  hello.page_size_bytes = 4096;
+  const auto decision = check_hello(ours(), hello);
+  CHECK(decision.verdict == HelloVerdict::refuse);
+  CHECK(decision.reason == errc::page_size_mismatch);
+}
+
+TEST_CASE("a hello with another protocol version is refused first") {
+  auto hello = hello_from("a-peer");
+  hello.protocol_version = 99;
+  hello.cluster = "other";
+  const auto decision = check_hello(ours(), hello);
+  CHECK(decision.verdict == HelloVerdict::refuse);
+  CHECK(decision.reason == errc::protocol_version_mismatch);
+}
+
+TEST_CASE("a hello larger than our maximum size is refused") {
+  auto hello = hello_from("a-peer");
+  hello.size_bytes = (1ull << 30) + 8192;
+  CHECK(check_hello(ours(), hello).reason == errc::beyond_max_size);
+}
+
+TEST_CASE("a hello carrying our own id means we reached ourselves") {
+  CHECK(check_hello(ours(), hello_from("b-peer")).verdict == HelloVerdict::self);
+}
+
+TEST_CASE("a hello with an invalid peer id is refused") {
+  CHECK(check_hello(ours(), hello_from("bad id")).reason == errc::invalid_peer_id);
+}
+
+TEST_CASE("both sides keep the connection dialed by the smaller id") {
+  // "a" < "b": the connection a dialed survives. On a it is outbound, on b inbound.
+  CHECK(keeps_connection("a", "b", /*outbound=*/true));
+  CHECK_FALSE(keeps_connection("a", "b", /*outbound=*/false));
+  CHECK(keeps_connection("b", "a", /*outbound=*/false));
+  CHECK_FALSE(keeps_connection("b", "a", /*outbound=*/true));
+}
+
+TEST_CASE("the tie-break agrees on both sides for any pair of ids") {
+  const std::vector<std::string> ids{"a", "b", "host:7411", "host:7412", "z9"};
+  for (const auto& x : ids) {
+    for (const auto& y : ids) {
+      if (x == y) continue;
+      // The connection dialed by x: outbound on x, inbound on y. Both must agree.
+      CHECK(keeps_connection(x, y, true) == keeps_connection(y, x, false));
+    }
+  }
+}
+
+}  // namespace wmd::net
