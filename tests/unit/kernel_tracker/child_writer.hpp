@@ -207,6 +207,20 @@ class PageHashes {
       hashes_.push_back(hash(page));
     }
   }
+  // Of the given pages, those whose bytes differ from their stored hash; stores their new hashes
+  // (the daemon's kernel round: only the candidates are hashed).
+  std::vector<std::uint64_t> absorb_pages(std::span<const std::uint64_t> pages) {
+    std::vector<std::uint64_t> changed;
+    for (const std::uint64_t page : pages) {
+      const std::uint64_t now = hash(page);
+      if (now != hashes_[page]) {
+        hashes_[page] = now;
+        changed.push_back(page);
+      }
+    }
+    return changed;
+  }
+
   // Pages whose bytes differ from their stored hash, ascending; stores the new hashes.
   std::vector<std::uint64_t> absorb_changed() {
     std::vector<std::uint64_t> changed;
