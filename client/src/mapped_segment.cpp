@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
@@ -163,14 +164,15 @@ Error wait_for_header(int fd, const std::string& path, int timeout_ms) {
 Error MappedSegment::open(const OpenParams& params, std::unique_ptr<MappedSegment>* out) {
   if (Error e = validate_name(params.name)) return e;
   const long system_page = ::sysconf(_SC_PAGESIZE);
-  if (params.page_size_bytes != 0 &&
-      (!is_power_of_two(params.page_size_bytes) || params.page_size_bytes < system_page ||
-       params.page_size_bytes > kMaxPageSizeBytes)) {
-    return make_error(Code::invalid_argument,
-                      format("page size %u must be a power of two from %ld to 1 GiB",
-                             params.page_size_bytes, system_page));
+  for (const std::uint32_t page : {params.page_size_bytes, params.default_page_size_bytes}) {
+    if (page != 0 && (!is_power_of_two(page) || page < system_page || page > kMaxPageSizeBytes)) {
+      return make_error(
+          Code::invalid_argument,
+          format("page size %u must be a power of two from %ld to 1 GiB", page, system_page));
+    }
   }
-  if (params.create && (params.page_size_bytes == 0 || params.max_size_bytes == 0)) {
+  if (params.create && ((params.page_size_bytes == 0 && params.default_page_size_bytes == 0) ||
+                        (params.max_size_bytes == 0 && params.default_max_size_bytes == 0))) {
     return make_error(Code::invalid_argument,
                       "creating a segment needs a page size and a maximum size");
   }
@@ -217,6 +219,10 @@ Error MappedSegment::open(const OpenParams& params, std::unique_ptr<MappedSegmen
   std::uint32_t page = params.page_size_bytes;
   std::uint64_t max = params.max_size_bytes;
   std::uint64_t existing_size = 0;
+  if (created_ctl) {
+    if (page == 0) page = params.default_page_size_bytes;
+    if (max == 0) max = params.default_max_size_bytes;
+  }
   if (!created_ctl) {
     (void)shared(ctl->magic).load(std::memory_order_acquire);  // pairs with the creator
     const std::uint32_t stored_page = shared(ctl->page_size_bytes).load();
@@ -247,7 +253,15 @@ Error MappedSegment::open(const OpenParams& params, std::unique_ptr<MappedSegmen
   }
   segment->page_size_bytes_ = page;
   segment->max_size_bytes_ = max;
-  segment->reserve_bytes_ = params.reserve_bytes > max ? params.reserve_bytes : max;
+  if (params.reserve_bytes != 0) {
+    segment->reserve_bytes_ = std::max(params.reserve_bytes, max);
+  } else {
+    const std::uint64_t floor = std::max(max, params.guard_floor_bytes);
+    if (params.guard_bytes > UINT64_MAX / 2 || floor > UINT64_MAX / 2) {
+      return make_error(Code::invalid_argument, "guard region too large");
+    }
+    segment->reserve_bytes_ = floor + params.guard_bytes;
+  }
   if (segment->reserve_bytes_ % system_page != 0) {
     segment->reserve_bytes_ += system_page - segment->reserve_bytes_ % system_page;
   }

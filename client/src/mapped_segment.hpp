@@ -29,15 +29,22 @@ std::atomic_ref<T> shared(T& field) noexcept {
 }
 
 struct OpenParams {
-  std::string name;                   // "/wasm0"
-  std::uint64_t size_bytes = 0;       // at least this size (rounded up to the page size)
-  std::uint64_t max_size_bytes = 0;   // 0: the segment's own maximum (attach only)
-  std::uint64_t reserve_bytes = 0;    // address range to reserve; at least the max size
+  std::string name;                  // "/wasm0"
+  std::uint64_t size_bytes = 0;      // at least this size (rounded up to the page size)
+  std::uint64_t max_size_bytes = 0;  // 0: the segment's own maximum (attach only)
+  // Address range to reserve. 0: max(max size, guard_floor_bytes) + guard_bytes; otherwise
+  // at least the max size.
+  std::uint64_t reserve_bytes = 0;
+  std::uint64_t guard_floor_bytes = 0;
+  std::uint64_t guard_bytes = 0;
   std::uint32_t page_size_bytes = 0;  // 0: the segment's own page size (attach only)
-  std::uint32_t mode = 0600;          // for objects this call creates
-  bool create = false;                // create the objects when missing
-  bool allow_foreign = false;         // accept objects of other users or writable by others
-  int attach_timeout_ms = 2000;       // how long to wait for a creator to finish initialising
+  // Used instead of a 0 page size or maximum when this call creates the segment.
+  std::uint32_t default_page_size_bytes = 0;
+  std::uint64_t default_max_size_bytes = 0;
+  std::uint32_t mode = 0600;     // for objects this call creates
+  bool create = false;           // create the objects when missing
+  bool allow_foreign = false;    // accept objects of other users or writable by others
+  int attach_timeout_ms = 2000;  // how long to wait for a creator to finish initialising
 };
 
 class MappedSegment {

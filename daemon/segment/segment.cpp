@@ -93,7 +93,7 @@ Result<std::unique_ptr<Segment>> Segment::open(const SegmentConfig& config) {
   params.name = config.name;
   params.size_bytes = config.size_bytes;
   params.max_size_bytes = config.max_size_bytes;
-  params.reserve_bytes = config.max_size_bytes;
+  params.reserve_bytes = 0;  // exactly the maximum size: no guard region
   params.page_size_bytes = config.page_size_bytes;
   params.mode = config.mode;
   params.create = config.size_bytes > 0;
