@@ -1,0 +1,120 @@
+// Types of the wmd package (client/node).
+
+/** A run of changed bytes at an absolute offset of the memory. */
+export interface PatchRun {
+  offset: number;
+  bytes: Uint8Array;
+}
+
+/** One local change round of one peer, stamped with (lamport, origin). */
+export interface Patch {
+  origin: string;
+  /** Per-origin sequence number, from 1. */
+  seq: number;
+  lamport: number;
+  runs: PatchRun[];
+}
+
+/** Highest sequence number seen per origin (including this peer's own). */
+export type VectorClock = Record<string, number>;
+
+export interface DistributorConfig {
+  /** Power of two from 4096 to 1048576; default 8192. Peers must agree. */
+  pageSize?: number;
+  /** Largest size the memory may reach, in bytes; default 4 GiB. */
+  maxSize?: number;
+  /** A scan round is split into patches of at most this many payload bytes; default 1 MiB. */
+  maxPatchBytes?: number;
+  /** Unchanged gaps up to this length are sent inside one run; default 0 (exact patches). */
+  maxMergeGapBytes?: number;
+  /** Scan automatically every this many milliseconds (the timer never keeps Node alive). */
+  scanInterval?: number;
+  /** Receives errors of automatic scans; without it they are thrown. */
+  onError?: (error: Error) => void;
+}
+
+export interface ApplyResult {
+  /** Bytes whose version was older than the patch's and now hold the patch's bytes. */
+  bytesWritten: number;
+  pagesTouched: number;
+  /** The memory grew to hold the patch. */
+  grew: boolean;
+  /** Local patches absorbed before remote bytes landed (also given to onDiff listeners). */
+  diffs: Patch[];
+}
+
+export interface MemoryDistributor {
+  /** Local changes since the last scan, as patches (also given to onDiff listeners). */
+  scan(): Patch[];
+  /** Registers a listener for local patches; returns a function that removes it. */
+  onDiff(listener: (patch: Patch) => void): () => boolean;
+  /** Applies remote patches: per-byte last-writer-wins; idempotent, any order. */
+  applyPatches(patches: Patch | Patch[]): ApplyResult;
+  getVectorClock(): VectorClock;
+  /** Grows the memory (memory.grow) and the tracked size to at least `bytes`; returns the size. */
+  resizeMemory(bytes: number): number;
+  destroy(): void;
+  readonly peerId: string;
+  readonly pageSize: number;
+  readonly maxSize: number;
+  /** Tracked size in bytes (a multiple of pageSize). */
+  readonly size: number;
+}
+
+export function createMemoryDistributor(
+  memory: WebAssembly.Memory,
+  peerId: string,
+  config?: DistributorConfig,
+): MemoryDistributor;
+
+export interface SegmentOptions {
+  /** Create the segment when missing (default true). */
+  create?: boolean;
+  /** Maximum size of a segment this call creates; default 4 GiB. */
+  maxSize?: number;
+  /** Page size of a segment this call creates; default 8192. */
+  pageSize?: number;
+  /** After attaching: 'pull' (default) copies the segment into the memory, 'push' the reverse. */
+  initial?: 'pull' | 'push' | 'none';
+}
+
+export interface SyncOptions {
+  /** push(): ask the daemon to propagate the pushed bytes now (wmd_flush). */
+  flush?: boolean;
+  /** Timeout of that flush in milliseconds (default 1000). */
+  timeoutMs?: number;
+}
+
+export interface SyncResult {
+  /** Pages whose bytes were compared (hash mismatch). */
+  pagesChanged: number;
+  /** Bytes copied. */
+  bytesCopied: number;
+  /** The memory or the segment grew. */
+  grew: boolean;
+}
+
+export interface SegmentMirror {
+  /** Copies the bytes the module changed since the last sync into the segment. */
+  push(options?: SyncOptions): SyncResult;
+  /** Copies the bytes changed in the segment (by peers) since the last sync into the memory. */
+  pull(options?: SyncOptions): SyncResult;
+  /** push() then pull(). */
+  sync(options?: SyncOptions): { pushed: SyncResult; pulled: SyncResult };
+  /** Asks the daemon to scan and send now; false when no daemon answered in time. */
+  flush(timeoutMs?: number): boolean;
+  /** Blocks until the daemon applied remote changes, or the timeout; true when it did. */
+  waitRemote(timeoutMs?: number): boolean;
+  /** The daemon's status block, as published in the segment. */
+  status(): Record<string, unknown>;
+  close(): void;
+  readonly name: string;
+  readonly pageSize: number;
+  readonly size: number;
+}
+
+export function attachSegment(
+  memory: WebAssembly.Memory,
+  name: string,
+  options?: SegmentOptions,
+): SegmentMirror;

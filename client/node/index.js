@@ -1,0 +1,167 @@
+'use strict';
+// wmd for Node: replicate a WebAssembly.Memory.
+//
+// Two ways in:
+//  * createMemoryDistributor(memory, peerId, config): the seed library's API over wmd's
+//    replication engine, in process. You carry the patches between peers yourself.
+//  * attachSegment(memory, '/NAME', options): mirror the memory into a wmd segment that a local
+//    wmdd replicates to other machines. push() copies the bytes the module changed into the
+//    segment, pull() copies the bytes that peers changed back into the memory.
+// See README.md for the mapping from the seed library and for the mirror's rules.
+
+const path = require('node:path');
+
+function loadAddon() {
+  const candidates = [];
+  if (process.env.WMD_NODE_ADDON) candidates.push(path.resolve(process.env.WMD_NODE_ADDON));
+  candidates.push(path.join(__dirname, 'wmd.node'));
+  const failures = [];
+  for (const candidate of candidates) {
+    try {
+      return require(candidate);
+    } catch (error) {
+      failures.push(`${candidate}: ${error.message}`);
+    }
+  }
+  throw new Error(
+    'wmd: cannot load the native addon (build it with `cmake --build build --target wmd_node_package`, ' +
+      'then use the package in build/node/wmd, or set WMD_NODE_ADDON):\n  ' + failures.join('\n  '));
+}
+
+const addon = loadAddon();
+
+// Calls every listener with every patch; a throwing listener does not stop the others, and
+// the first error is rethrown once all have run.
+function emit(listeners, patches) {
+  let firstError;
+  let failed = false;
+  for (const patch of patches) {
+    for (const listener of [...listeners]) {
+      try {
+        listener(patch);
+      } catch (error) {
+        if (!failed) firstError = error;
+        failed = true;
+      }
+    }
+  }
+  if (failed) throw firstError;
+}
+
+function createMemoryDistributor(memory, peerId, config = {}) {
+  if (config === null || typeof config !== 'object') throw new TypeError('config must be an object');
+  const native = new addon.Distributor(memory, peerId, config);
+  const listeners = new Set();
+  let timer = null;
+
+  const distributor = {
+    // Detects the bytes changed since the last scan; returns them as patches (also given to
+    // the onDiff listeners).
+    scan() {
+      const patches = native.scan();
+      emit(listeners, patches);
+      return patches;
+    },
+    // Registers a listener for every locally produced patch; returns a function that removes it.
+    onDiff(listener) {
+      if (typeof listener !== 'function') throw new TypeError('onDiff needs a function');
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    // Applies remote patches (one or an array), per-byte last-writer-wins.
+    applyPatches(patches) {
+      const result = native.applyPatches(patches);
+      emit(listeners, result.diffs);
+      return result;
+    },
+    getVectorClock() {
+      return native.getVectorClock();
+    },
+    // Grows the memory (memory.grow, whole 64 KiB pages) and the tracked size; grow-only.
+    resizeMemory(bytes) {
+      return native.resizeMemory(bytes);
+    },
+    destroy() {
+      if (timer !== null) clearInterval(timer);
+      timer = null;
+      listeners.clear();
+      native.destroy();
+    },
+    get peerId() {
+      return native.peerId;
+    },
+    get pageSize() {
+      return native.pageSize;
+    },
+    get maxSize() {
+      return native.maxSize;
+    },
+    get size() {
+      return native.size;
+    },
+  };
+
+  // The seed library scanned on a timer; here it is opt-in, and the timer never keeps the
+  // process alive.
+  const interval = config.scanInterval;
+  if (interval !== undefined && interval !== null && interval !== 0) {
+    if (typeof interval !== 'number' || !(interval > 0)) {
+      native.destroy();
+      throw new RangeError('config.scanInterval must be a positive number of milliseconds');
+    }
+    timer = setInterval(() => {
+      try {
+        distributor.scan();
+      } catch (error) {
+        if (typeof config.onError === 'function') config.onError(error);
+        else throw error;
+      }
+    }, interval);
+    timer.unref();
+  }
+  return distributor;
+}
+
+function attachSegment(memory, name, options = {}) {
+  if (typeof addon.SegmentMirror !== 'function') {
+    throw new Error('wmd: this build of the addon has no segment support (libwmd was not built)');
+  }
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  const native = new addon.SegmentMirror(memory, name, options);
+  return {
+    push(pushOptions = {}) {
+      return native.push(pushOptions);
+    },
+    pull(pullOptions = {}) {
+      return native.pull(pullOptions);
+    },
+    sync(syncOptions = {}) {
+      const pushed = native.push(syncOptions);
+      const pulled = native.pull(syncOptions);
+      return { pushed, pulled };
+    },
+    flush(timeoutMs = 1000) {
+      return native.flush(timeoutMs);
+    },
+    waitRemote(timeoutMs = 1000) {
+      return native.waitRemote(timeoutMs);
+    },
+    status() {
+      return native.status();
+    },
+    close() {
+      native.close();
+    },
+    get name() {
+      return native.name;
+    },
+    get pageSize() {
+      return native.pageSize;
+    },
+    get size() {
+      return native.size;
+    },
+  };
+}
+
+module.exports = { createMemoryDistributor, attachSegment };

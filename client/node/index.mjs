@@ -1,0 +1,8 @@
+// ES module entry of the wmd package: the same objects as the CommonJS entry (index.js).
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const wmd = require('./index.js');
+
+export const { createMemoryDistributor, attachSegment } = wmd;
+export default wmd;
