@@ -171,11 +171,6 @@ Error MappedSegment::open(const OpenParams& params, std::unique_ptr<MappedSegmen
           format("page size %u must be a power of two from %ld to 1 GiB", page, system_page));
     }
   }
-  if (params.create && ((params.page_size_bytes == 0 && params.default_page_size_bytes == 0) ||
-                        (params.max_size_bytes == 0 && params.default_max_size_bytes == 0))) {
-    return make_error(Code::invalid_argument,
-                      "creating a segment needs a page size and a maximum size");
-  }
 
   std::unique_ptr<MappedSegment> segment(new MappedSegment());
   segment->name_ = params.name;
@@ -222,8 +217,12 @@ Error MappedSegment::open(const OpenParams& params, std::unique_ptr<MappedSegmen
   if (created_ctl) {
     if (page == 0) page = params.default_page_size_bytes;
     if (max == 0) max = params.default_max_size_bytes;
-  }
-  if (!created_ctl) {
+    if (page == 0 || max == 0) {
+      // Checked only now: attaching to an existing segment needs neither.
+      return make_error(Code::invalid_argument,
+                        "creating " + params.name + " needs a page size and a maximum size");
+    }
+  } else {
     (void)shared(ctl->magic).load(std::memory_order_acquire);  // pairs with the creator
     const std::uint32_t stored_page = shared(ctl->page_size_bytes).load();
     if (page != 0 && stored_page != page) {

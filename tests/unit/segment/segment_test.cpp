@@ -285,3 +285,31 @@ TEST_CASE("a data object larger than the control size is mapped only up to the c
 
 }  // namespace
 }  // namespace wmd
+
+namespace wmd {
+namespace {
+
+TEST_CASE("a creation that fails leaves no objects behind") {
+  ShmName name;
+  SegmentConfig config = config_for(name, kPage);
+  config.max_size_bytes = 0;  // creating needs a maximum
+  CHECK(Segment::open(config).error() == errc::invalid_config);
+  CHECK(testing::file_size(name.ctl_path()) == 0);
+  CHECK(::access(name.ctl_path().c_str(), F_OK) != 0);
+  CHECK(::access(name.data_path().c_str(), F_OK) != 0);
+}
+
+TEST_CASE("an existing segment is attached without a maximum or page size") {
+  ShmName name;
+  { must_open(config_for(name, 2 * kPage)); }
+  SegmentConfig config = config_for(name, 3 * kPage);
+  config.max_size_bytes = 0;
+  config.page_size_bytes = 0;
+  auto segment = must_open(config);
+  CHECK(segment->max_size_bytes() == kMax);
+  CHECK(segment->page_size_bytes() == kPage);
+  CHECK(segment->bytes().size() == 3 * kPage);
+}
+
+}  // namespace
+}  // namespace wmd
