@@ -158,25 +158,26 @@ int main() {
   std::vector<Row> rows;
   volatile std::uint64_t sink = 0;
   const double read_s = best_of(3, [&] { sink = sink + read_loop(memory.data(), region); });
-  const double clean_s = best_of(3, [&] {
-    if (!a.scan().empty()) std::abort();
-  });
-  rows.push_back(Row{"clean scan", gbps(region, clean_s), "read loop " + gbps(region, read_s),
-                     read_s / clean_s, ">= 0.70x", read_s / clean_s >= 0.7});
-
-  // 0.1 % of the pages dirty (a few bytes each), fresh for every run.
+  // Clean and 0.1 %-dirty scans alternate, so that load from elsewhere hits both alike.
   const std::uint64_t dirty_pages = std::max<std::uint64_t>(1, pages / 1000);
   std::uint64_t stamp = 1;
+  double clean_s = 1e30;
   double dirty_s = 1e30;
-  for (int run = 0; run < 3; ++run) {
+  for (int run = 0; run < 5; ++run) {
+    clean_s = std::min(clean_s, seconds_of([&] {
+                         if (!a.scan().empty()) std::abort();
+                       }));
     for (std::uint64_t k = 0; k < dirty_pages; ++k) {
       const std::uint64_t p = (k * 7919 + static_cast<std::uint64_t>(run)) % pages;
       std::memcpy(memory.data() + p * page + (k * 64) % page, &stamp, sizeof stamp);
       ++stamp;
     }
-    wmd::ScanStats stats;
-    dirty_s = std::min(dirty_s, seconds_of([&] { a.scan(&stats); }));
+    dirty_s = std::min(dirty_s, seconds_of([&] {
+                         if (a.scan().empty()) std::abort();
+                       }));
   }
+  rows.push_back(Row{"clean scan", gbps(region, clean_s), "read loop " + gbps(region, read_s),
+                     read_s / clean_s, ">= 0.70x", read_s / clean_s >= 0.7});
   rows.push_back(Row{"scan, 0.1% of pages dirty", millis(dirty_s), "clean scan " + millis(clean_s),
                      dirty_s / clean_s, "<= 1.20x", dirty_s / clean_s <= 1.2});
 

@@ -178,14 +178,19 @@ void Engine::Impl::load_versions(std::uint64_t page, VersionList& out) const {
   if (!ok) out = engine_detail::zero_version_list(page_size_);  // unreachable after recover()
 }
 
+// Crash safety here is against the process dying (SIGKILL), not the machine: every store the
+// process executed reaches the shared mapping even if it dies right after, so program order is
+// all that matters and compiler barriers suffice (no CPU fences in the hot path).
 void Engine::Impl::begin_update(std::uint64_t page) {
   std::atomic_ref<std::uint32_t> counter(records_[page].update_counter);
-  counter.store(counter.load(std::memory_order_relaxed) | 1u, std::memory_order_seq_cst);
+  counter.store(counter.load(std::memory_order_relaxed) | 1u, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
 }
 
 void Engine::Impl::end_update(std::uint64_t page) {
+  std::atomic_signal_fence(std::memory_order_seq_cst);
   std::atomic_ref<std::uint32_t> counter(records_[page].update_counter);
-  counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
 void Engine::Impl::publish_head(std::uint64_t page, std::uint32_t head) {
@@ -194,7 +199,10 @@ void Engine::Impl::publish_head(std::uint64_t page, std::uint32_t head) {
 }
 
 void Engine::Impl::refresh_record(std::uint64_t page, const VersionList& versions) {
-  const std::uint64_t hash = engine_detail::hash_bytes(shadow_page(page), page_size_);
+  set_record(page, engine_detail::hash_bytes(shadow_page(page), page_size_), versions);
+}
+
+void Engine::Impl::set_record(std::uint64_t page, std::uint64_t hash, const VersionList& versions) {
   const std::uint64_t digest = engine_detail::page_digest(hash, versions, peers_->hashes());
   records_[page].hash_x = hash ^ zero_hash_;
   records_[page].digest_x = digest ^ zero_digest_;

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "daemon/engine/engine_impl.hpp"
+#include "daemon/engine/page_copy.hpp"
 #include "daemon/engine/page_digest.hpp"
 
 namespace wmd {
@@ -37,14 +38,6 @@ Status validate_patch(const Patch& patch, std::uint64_t max_size_bytes, std::uin
   return {};
 }
 
-// One touched page of a patch: its page-local ranges (payload offsets into patch.bytes).
-struct PageWork {
-  std::uint64_t page = 0;
-  std::vector<PageRange> ranges;
-  VersionList new_list;
-  std::vector<PageRange> written;
-};
-
 }  // namespace
 
 Status Engine::Impl::grow_to(std::uint64_t new_size_bytes) {
@@ -69,6 +62,20 @@ Status Engine::Impl::resize(std::uint64_t new_size_bytes) {
   return grow_to(rounded);
 }
 
+void Engine::Impl::decide_apply_page(ApplyPage& w, Stamp ts) {
+  load_versions(w.page, old_list_);
+  written_.clear();
+  const std::span<const PageRange> ranges(apply_ranges_.data() + w.ranges_first, w.ranges_count);
+  engine_detail::overlay(old_list_, ranges, ts, /*only_if_newer=*/true, order(), new_list_,
+                         &written_);
+  w.list_first = static_cast<std::uint32_t>(apply_lists_.size());
+  w.list_count = static_cast<std::uint32_t>(new_list_.size());
+  apply_lists_.insert(apply_lists_.end(), new_list_.begin(), new_list_.end());
+  w.written_first = static_cast<std::uint32_t>(apply_written_.size());
+  w.written_count = static_cast<std::uint32_t>(written_.size());
+  apply_written_.insert(apply_written_.end(), written_.begin(), written_.end());
+}
+
 Result<ApplyStats> Engine::Impl::apply(const Patch& patch) {
   std::uint64_t end_bytes = 0;
   if (Status s = validate_patch(patch, config_.max_size_bytes, &end_bytes); !s) return s.error();
@@ -81,8 +88,10 @@ Result<ApplyStats> Engine::Impl::apply(const Patch& patch) {
     stats.grew = true;
   }
 
-  // Split the runs into page-local ranges.
-  std::vector<PageWork> work;
+  // Split the runs into page-local ranges (arenas reused across calls: no allocation in the
+  // steady state).
+  apply_pages_.clear();
+  apply_ranges_.clear();
   std::uint64_t payload_pos = 0;
   for (const Run& run : patch.runs) {
     std::uint64_t offset = run.offset;
@@ -92,54 +101,91 @@ Result<ApplyStats> Engine::Impl::apply(const Patch& patch) {
       const auto start = static_cast<std::uint32_t>(offset % page_size_);
       const auto length =
           static_cast<std::uint32_t>(std::min<std::uint64_t>(remaining, page_size_ - start));
-      if (work.empty() || work.back().page != page) work.push_back(PageWork{page, {}, {}, {}});
-      work.back().ranges.push_back(PageRange{start, start + length, payload_pos});
+      if (apply_pages_.empty() || apply_pages_.back().page != page) {
+        apply_pages_.push_back(ApplyPage{page, static_cast<std::uint32_t>(apply_ranges_.size())});
+      }
+      apply_ranges_.push_back(PageRange{start, start + length, payload_pos});
+      ++apply_pages_.back().ranges_count;
       payload_pos += length;
       offset += length;
       remaining -= length;
     }
   }
-  stats.pages_touched = work.size();
-
-  // Absorb first: remote bytes must never overwrite a local write nobody has seen yet.
-  {
-    std::vector<std::uint64_t> pages;
-    pages.reserve(work.size());
-    for (const PageWork& w : work) pages.push_back(w.page);
-    stats.pages_absorbed = absorb_before_write(pages);
-  }
+  stats.pages_touched = apply_pages_.size();
 
   // Decide every page before touching any, so that pool exhaustion changes nothing.
   const Stamp ts{patch.lamport, *origin};
+  apply_lists_.clear();
+  apply_written_.clear();
+  for (ApplyPage& w : apply_pages_) decide_apply_page(w, ts);
+
+  // Absorb first: remote bytes must never overwrite a local write nobody has seen yet. A page
+  // the patch rewrites entirely, with a timestamp above any a local round could take now,
+  // needs no check: a pending local write would lose every byte to it on every replica, so
+  // the outcome is the same without reading the page (the bulk-sync case).
+  const Stamp local_ts{header_->lamport + 1, own_ref_};
+  const bool patch_beats_local = order().less(local_ts, ts);
+  std::vector<std::uint64_t> candidates;
+  for (const ApplyPage& w : apply_pages_) {
+    const bool rewrites_page = w.written_count == 1 && apply_written_[w.written_first].start == 0 &&
+                               apply_written_[w.written_first].end == page_size_;
+    if (!(rewrites_page && patch_beats_local) && page_changed(w.page)) candidates.push_back(w.page);
+  }
+  if (!candidates.empty()) {
+    stats.pages_absorbed = absorb_before_write(candidates);
+    std::size_t next = 0;
+    for (ApplyPage& w : apply_pages_) {  // both sorted by page
+      if (next < candidates.size() && candidates[next] == w.page) {
+        decide_apply_page(w, ts);  // the absorbed round changed its versions
+        ++next;
+      }
+    }
+  }
+
   std::uint64_t blocks_needed = 0;
-  for (PageWork& w : work) {
-    load_versions(w.page, old_list_);
-    engine_detail::overlay(old_list_, w.ranges, ts, /*only_if_newer=*/true, order(), w.new_list,
-                           &w.written);
-    if (!w.written.empty()) blocks_needed += VersionPool::blocks_for(w.new_list);
+  for (const ApplyPage& w : apply_pages_) {
+    if (w.written_count == 0) continue;
+    blocks_needed += w.list_count == 1 && apply_lists_[w.list_first].ts == Stamp{}
+                         ? 0
+                         : VersionPool::blocks_for(w.list_count);
   }
   if (blocks_needed > pool_->available()) return errc::pool_exhausted;
 
-  for (PageWork& w : work) {
-    if (w.written.empty()) continue;
+  for (const ApplyPage& w : apply_pages_) {
+    if (w.written_count == 0) continue;
     std::uint8_t* memory = memory_page(w.page);
     std::uint8_t* shadow = shadow_page(w.page);
     const std::uint32_t old_head = records_[w.page].version_head;
     begin_update(w.page);
     // Bytes before versions: a kill in between leaves the new bytes under older stamps, which
     // catch-up corrects (the peers hold the newer stamp), rather than new stamps on old bytes.
-    for (const PageRange& r : w.written) {
-      const std::uint8_t* from = patch.bytes.data() + r.payload_offset;
-      std::memcpy(memory + r.start, from, r.end - r.start);
-      std::memcpy(shadow + r.start, from, r.end - r.start);
-      stats.bytes_written += r.end - r.start;
+    new_list_.assign(apply_lists_.begin() + w.list_first,
+                     apply_lists_.begin() + w.list_first + w.list_count);
+    const PageRange& first = apply_written_[w.written_first];
+    if (w.written_count == 1 && first.start == 0 && first.end == page_size_) {
+      // The whole page: hash the payload (pulling it into cache) and stream it to both copies.
+      const std::uint8_t* from = patch.bytes.data() + first.payload_offset;
+      const std::uint64_t hash = engine_detail::hash_bytes(from, page_size_);
+      engine_detail::copy_to_both(memory, shadow, from, page_size_);
+      stats.bytes_written += page_size_;
+      publish_head(w.page, pool_->store(new_list_));
+      set_record(w.page, hash, new_list_);
+    } else {
+      for (std::uint32_t k = 0; k < w.written_count; ++k) {
+        const PageRange& r = apply_written_[w.written_first + k];
+        const std::uint8_t* from = patch.bytes.data() + r.payload_offset;
+        std::memcpy(memory + r.start, from, r.end - r.start);
+        std::memcpy(shadow + r.start, from, r.end - r.start);
+        stats.bytes_written += r.end - r.start;
+      }
+      publish_head(w.page, pool_->store(new_list_));
+      refresh_record(w.page, new_list_);
     }
-    publish_head(w.page, pool_->store(w.new_list));
-    refresh_record(w.page, w.new_list);
     end_update(w.page);
     pool_->release(old_head);
   }
 
+  engine_detail::copy_fence();  // streamed stores visible before we return to the caller
   note_lamport(patch.lamport);
   peers_->note_seq(*origin, patch.seq);
   if (*origin == own_ref_ && patch.seq > header_->local_seq) {

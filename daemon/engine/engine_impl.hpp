@@ -35,8 +35,8 @@ class Engine::Impl {
   struct LocalRound {
     bool started = false;
     engine_detail::Stamp ts;
-    std::vector<Run> runs;
-    std::vector<std::uint8_t> payload;
+    std::vector<Patch> patches;  // filled as pages are absorbed; ids stamped by finish_round
+    std::uint64_t payload_bytes = 0;
     std::uint64_t pages_checked = 0;
     std::uint64_t pages_changed = 0;
     std::uint64_t pages_deferred = 0;
@@ -48,7 +48,10 @@ class Engine::Impl {
   // Absorbs the page's pending local changes into round; false when it had none (or the
   // version pool could not take it, leaving it pending).
   bool absorb_page(LocalRound& round, std::uint64_t page);
-  // Splits the round into patches, issues their sequence numbers and emits them.
+  // Appends a run to the round's patches, splitting it at max_patch_bytes.
+  void add_run(LocalRound& round, std::uint64_t offset, const std::uint8_t* bytes,
+               std::uint32_t length);
+  // Issues the round's sequence numbers and emits its patches.
   std::vector<Patch> finish_round(LocalRound& round, ScanStats* stats);
   std::vector<Patch> absorb_pages(std::span<const std::uint64_t> pages, ScanStats* stats);
   // Absorbs the changed pages among `pages` (sorted, unique) as one round; returns how many.
@@ -76,6 +79,9 @@ class Engine::Impl {
   void publish_head(std::uint64_t page, std::uint32_t head);
   // Recomputes the record's hash (from the shadow page) and digest (with versions).
   void refresh_record(std::uint64_t page, const engine_detail::VersionList& versions);
+  // Same, with the shadow page's hash already known.
+  void set_record(std::uint64_t page, std::uint64_t shadow_hash,
+                  const engine_detail::VersionList& versions);
   std::vector<VersionRun> to_version_runs(const engine_detail::VersionList& list) const;
   std::uint64_t page_count() const { return header_->size_bytes / page_size_; }
   engine_detail::StampOrder order() const { return engine_detail::StampOrder(&peers_->names()); }
@@ -102,6 +108,21 @@ class Engine::Impl {
   engine_detail::VersionList new_list_;
   std::vector<engine_detail::PageRange> ranges_;
   std::vector<engine_detail::PageRange> written_;
+  std::vector<std::uint8_t> page_scratch_;  // one page
+
+  // apply(): one touched page and where its parts live in the arenas below.
+  struct ApplyPage {
+    std::uint64_t page = 0;
+    std::uint32_t ranges_first = 0, ranges_count = 0;
+    std::uint32_t list_first = 0, list_count = 0;
+    std::uint32_t written_first = 0, written_count = 0;
+  };
+  // Decides one page of a patch: its new list and the ranges to write, into the arenas.
+  void decide_apply_page(ApplyPage& work, engine_detail::Stamp ts);
+  std::vector<ApplyPage> apply_pages_;
+  std::vector<engine_detail::PageRange> apply_ranges_;
+  engine_detail::VersionList apply_lists_;
+  std::vector<engine_detail::PageRange> apply_written_;
 };
 
 }  // namespace wmd

@@ -56,11 +56,9 @@ bool Engine::Impl::absorb_page(LocalRound& round, std::uint64_t page) {
 
   // Snapshot the changed bytes first: a writer may keep writing memory, and the shadow must
   // hold exactly what the patch carries.
-  const std::uint64_t page_offset = page * page_size_;
+  page_scratch_.resize(page_size_);
   for (PageRange& r : ranges_) {
-    r.payload_offset = round.payload.size();
-    round.payload.insert(round.payload.end(), current + r.start, current + r.end);
-    round.runs.push_back(Run{page_offset + r.start, r.end - r.start});
+    std::memcpy(page_scratch_.data() + r.start, current + r.start, r.end - r.start);
   }
   // Versions are published before the shadow changes: a kill in between leaves new stamps
   // over old shadow bytes, and memory still differs from the shadow, so the next scan
@@ -69,46 +67,46 @@ bool Engine::Impl::absorb_page(LocalRound& round, std::uint64_t page) {
   begin_update(page);
   publish_head(page, pool_->store(new_list_));
   for (const PageRange& r : ranges_) {
-    std::memcpy(shadow + r.start, round.payload.data() + r.payload_offset, r.end - r.start);
+    std::memcpy(shadow + r.start, page_scratch_.data() + r.start, r.end - r.start);
   }
   refresh_record(page, new_list_);
   end_update(page);
   pool_->release(old_head);
+  const std::uint64_t page_offset = page * page_size_;
+  for (const PageRange& r : ranges_) {
+    add_run(round, page_offset + r.start, page_scratch_.data() + r.start, r.end - r.start);
+  }
   ++round.pages_changed;
   return true;
 }
 
+void Engine::Impl::add_run(LocalRound& round, std::uint64_t offset, const std::uint8_t* bytes,
+                           std::uint32_t length) {
+  const std::uint64_t limit = config_.max_patch_bytes;
+  round.payload_bytes += length;
+  while (length > 0) {
+    if (round.patches.empty() || round.patches.back().bytes.size() == limit) {
+      round.patches.emplace_back();
+    }
+    Patch& patch = round.patches.back();
+    const auto take =
+        static_cast<std::uint32_t>(std::min<std::uint64_t>(length, limit - patch.bytes.size()));
+    patch.runs.push_back(Run{offset, take});
+    patch.bytes.insert(patch.bytes.end(), bytes, bytes + take);
+    offset += take;
+    bytes += take;
+    length -= take;
+  }
+}
+
 std::vector<Patch> Engine::Impl::finish_round(LocalRound& round, ScanStats* stats) {
-  std::vector<Patch> patches;
   if (stats != nullptr) {
     stats->pages_checked += round.pages_checked;
     stats->pages_changed += round.pages_changed;
-    stats->bytes_changed += round.payload.size();
+    stats->bytes_changed += round.payload_bytes;
     stats->pages_deferred += round.pages_deferred;
   }
-  if (round.runs.empty()) return patches;
-  const std::uint64_t limit = config_.max_patch_bytes;
-  Patch current;
-  std::uint64_t payload_pos = 0;
-  for (const Run& run : round.runs) {
-    std::uint64_t offset = run.offset;
-    std::uint64_t remaining = run.length;
-    while (remaining > 0) {
-      if (current.bytes.size() == limit) {
-        patches.push_back(std::move(current));
-        current = Patch{};
-      }
-      const std::uint64_t take = std::min<std::uint64_t>(remaining, limit - current.bytes.size());
-      current.runs.push_back(Run{offset, static_cast<std::uint32_t>(take)});
-      const auto* from = round.payload.data() + payload_pos;
-      current.bytes.insert(current.bytes.end(), from, from + take);
-      payload_pos += take;
-      offset += take;
-      remaining -= take;
-    }
-  }
-  patches.push_back(std::move(current));
-  for (Patch& patch : patches) {
+  for (Patch& patch : round.patches) {
     patch.origin = config_.peer_id;
     patch.lamport = round.ts.lamport;
     patch.seq = header_->local_seq + 1;
@@ -116,9 +114,9 @@ std::vector<Patch> Engine::Impl::finish_round(LocalRound& round, ScanStats* stat
     peers_->note_seq(own_ref_, patch.seq);
   }
   if (diff_listener_) {
-    for (const Patch& patch : patches) diff_listener_(patch);
+    for (const Patch& patch : round.patches) diff_listener_(patch);
   }
-  return patches;
+  return std::move(round.patches);
 }
 
 std::vector<Patch> Engine::Impl::absorb_pages(std::span<const std::uint64_t> pages,

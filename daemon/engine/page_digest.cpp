@@ -1,6 +1,11 @@
 #include "daemon/engine/page_digest.hpp"
 
 #include <xxhash.h>
+#if defined(__x86_64__)
+// Runtime selection of the widest vector unit (AVX2/AVX-512) the CPU has; the hash values are
+// the same on every variant, so replicas on different CPUs still agree.
+#include <xxh_x86dispatch.h>
+#endif
 
 namespace wmd::engine_detail {
 

@@ -14,7 +14,7 @@ bool VersionPool::load(std::uint32_t head, std::uint32_t page_size_bytes, std::u
                        VersionList& out) const {
   out.clear();
   if (head == 0) {
-    out = zero_version_list(page_size_bytes);
+    out.push_back(VersionEntry{0, page_size_bytes, Stamp{}});
     return true;
   }
   // A list never has more entries than bytes, which bounds the walk even through a cycle.
@@ -60,25 +60,29 @@ std::uint32_t VersionPool::allocate() {
 
 std::uint32_t VersionPool::store(const VersionList& list) {
   if (is_zero_version_list(list)) return 0;
-  const std::uint64_t count = blocks_for(list.size());
-  assert(available() >= count);
-  std::vector<std::uint32_t> indices(count);
-  for (auto& index : indices) index = allocate();
+  assert(available() >= blocks_for(list.size()));
+  // The chain is complete before the caller publishes its head, so order inside is free.
+  const std::uint32_t head = allocate();
+  std::uint32_t index = head;
   std::size_t entry = 0;
-  for (std::uint64_t b = 0; b < count; ++b) {
-    VersionBlock& block = blocks_[indices[b]];
-    const std::uint32_t n =
+  while (true) {
+    VersionBlock& block = blocks_[index];
+    const auto n =
         static_cast<std::uint32_t>(std::min<std::size_t>(kEntriesPerBlock, list.size() - entry));
     for (std::uint32_t k = 0; k < n; ++k, ++entry) {
       block.entries[k] =
           BlockEntry{list[entry].start, list[entry].ts.peer_ref, list[entry].ts.lamport};
     }
     block.count = n;
-    block.next = b + 1 < count ? indices[b + 1] : 0;
     block.reserved = 0;
     block.state = kBlockInUse;
+    if (entry == list.size()) {
+      block.next = 0;
+      return head;
+    }
+    index = allocate();
+    block.next = index;
   }
-  return indices[0];
 }
 
 void VersionPool::release(std::uint32_t head) {
