@@ -108,9 +108,9 @@ int register_writer(wmd_ctl* ctl, const wmd_ctl_writer& record) {
       if (process_alive(claim.pid, start)) continue;
     }
     if (!word.compare_exchange_strong(seen, pack(mine), std::memory_order_acq_rel)) continue;
-    field(entry.start_time_ticks).store(record.start_time_ticks, std::memory_order_relaxed);
-    field(entry.address).store(record.address, std::memory_order_relaxed);
-    field(entry.length_bytes).store(record.length_bytes, std::memory_order_relaxed);
+    field(entry.start_time_ticks).store(record.start_time_ticks, std::memory_order_release);
+    field(entry.address).store(record.address, std::memory_order_release);
+    field(entry.length_bytes).store(record.length_bytes, std::memory_order_release);
     word.store(pack({record.pid, record.flags | WMD_WRITER_READY}), std::memory_order_release);
     return slot;
   }
@@ -137,10 +137,11 @@ std::vector<WriterSlot> list_writers(const wmd_ctl* ctl) {
     copy.slot = slot;
     copy.record.pid = claim.pid;
     copy.record.flags = claim.flags;
-    copy.record.start_time_ticks = field(entry.start_time_ticks).load(std::memory_order_relaxed);
-    copy.record.address = field(entry.address).load(std::memory_order_relaxed);
-    copy.record.length_bytes = field(entry.length_bytes).load(std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_acquire);
+    copy.record.start_time_ticks = field(entry.start_time_ticks).load(std::memory_order_acquire);
+    copy.record.address = field(entry.address).load(std::memory_order_acquire);
+    copy.record.length_bytes = field(entry.length_bytes).load(std::memory_order_acquire);
+    // The fields were loaded with acquire and stored with release, so a new owner's value seen
+    // in any of them means this reload sees the new claim word (no fence: TSan-friendly).
     if (word.load(std::memory_order_relaxed) != before) continue;  // changed owner meanwhile
     result.push_back(copy);
   }
