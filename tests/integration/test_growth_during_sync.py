@@ -43,7 +43,7 @@ def body(h):
     c.size = BIG
     c.start()
     wh.log("c restarted with --size 16 MiB while a and b keep writing")
-    assert file_size(c) == BIG, f"c's data object is {file_size(c)} bytes, expected {BIG}"
+    wh.wait_until(lambda: file_size(c) == BIG, 10, "c's data object to be 16 MiB")
     wh.wait_until(lambda: all(file_size(d) == BIG for d in (a, b)), 20,
                   "a and b to grow to 16 MiB")
     wh.log("a and b grew to 16 MiB")
