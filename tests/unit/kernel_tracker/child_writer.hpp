@@ -13,6 +13,7 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -60,8 +61,10 @@ class ChildWriter {
   enum class Registration { uffd_wp_async, none };
 
   // Forks; the child maps the whole object, touches every page (a running writer's memory is
-  // populated), registers it when asked, reports its mapping, then serves commands.
-  ChildWriter(const SharedMemory& memory, Registration registration) {
+  // populated; populate_bytes limits that to a working set at the start), registers it when
+  // asked, reports its mapping, then serves commands.
+  ChildWriter(const SharedMemory& memory, Registration registration,
+              std::uint64_t populate_bytes = UINT64_MAX) {
     int to_child[2];
     int to_parent[2];
     if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(to_parent, O_CLOEXEC) != 0) return;
@@ -70,7 +73,8 @@ class ChildWriter {
     if (pid == 0) {
       ::close(to_child[1]);
       ::close(to_parent[0]);
-      serve(memory.fd(), memory.length_bytes(), registration, to_child[0], to_parent[1]);
+      serve(memory.fd(), memory.length_bytes(), std::min(populate_bytes, memory.length_bytes()),
+            registration, to_child[0], to_parent[1]);
       ::_exit(0);
     }
     ::close(to_child[0]);
@@ -160,13 +164,14 @@ class ChildWriter {
     return true;
   }
 
-  [[noreturn]] static void serve(int memory_fd, std::uint64_t length, Registration registration,
-                                 int command_fd, int reply_fd) {
+  [[noreturn]] static void serve(int memory_fd, std::uint64_t length, std::uint64_t populate_bytes,
+                                 Registration registration, int command_fd, int reply_fd) {
     void* mapped = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, memory_fd, 0);
     if (mapped == MAP_FAILED) ::_exit(3);
     auto* data = static_cast<volatile std::uint8_t*>(mapped);
     const long page = ::sysconf(_SC_PAGESIZE);
-    for (std::uint64_t offset = 0; offset < length; offset += static_cast<std::uint64_t>(page)) {
+    for (std::uint64_t offset = 0; offset < populate_bytes;
+         offset += static_cast<std::uint64_t>(page)) {
       data[offset] = data[offset];  // populate (read and write) before registering
     }
     core::UffdWriteTracking tracking;
