@@ -203,7 +203,19 @@ void Replicator::on_established(const net::SessionInfo& info, const proto::Hello
 }
 
 void Replicator::on_closed(net::SessionId id) {
-  peers_.erase(id);
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  const bool resync = it->second.applied_anything;
+  const std::string peer_id = it->second.peer_id;
+  peers_.erase(it);
+  // We do not relay patches (in a full mesh every peer hears the origin itself), so when a
+  // peer leaves, what it sent us may not have reached the others: a peer that crashed between
+  // two sends, or a client connected to us alone. A catch-up round in both directions with
+  // everyone else closes that gap.
+  if (!resync || peers_.empty()) return;
+  spdlog::debug("peer {} left after sending us changes: resyncing {} other peers", peer_id,
+                peers_.size());
+  for (const auto& [other, state] : peers_) send_digests(other, /*reply_requested=*/true);
 }
 
 void Replicator::fail_peer(net::SessionId id, std::error_code error, const std::string& what) {
@@ -241,6 +253,7 @@ void Replicator::on_message(net::SessionId id, proto::Message message) {
     }
     ++counters_.patches_applied;
     counters_.bytes_applied += applied->bytes_written;
+    peer.applied_anything = peer.applied_anything || applied->bytes_written > 0;
     if (applied->bytes_written > 0 || applied->grew) remote_changes_applied();
   } else if (auto* growth = std::get_if<proto::Growth>(&message)) {
     grow_for_peer(id, growth->size_bytes, "growth");
@@ -259,6 +272,7 @@ void Replicator::on_message(net::SessionId id, proto::Message message) {
       ++counters_.pages_merged;
       changed = changed || merged->bytes_taken > 0 || merged->grew;
     }
+    peer.applied_anything = peer.applied_anything || changed;
     if (changed) remote_changes_applied();
   } else if (auto* done = std::get_if<proto::CatchupDone>(&message)) {
     if (peer.pages_received > 0 || done->pages_sent > 0) {

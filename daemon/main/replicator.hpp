@@ -91,6 +91,8 @@ class Replicator {
     // The peer's catch-up round towards us, until its CatchupDone.
     std::uint64_t pages_received = 0;
     std::uint64_t bytes_received = 0;
+    // We applied something this peer sent: when it leaves, the others may lack it.
+    bool applied_anything = false;
   };
 
   // Engine thread.

@@ -103,6 +103,10 @@ int run(const Options& options) {
   engine_config.peer_id = options.id;
   engine_config.max_size_bytes = segment->max_size_bytes();
   engine_config.max_patch_bytes = std::min<std::uint32_t>(1u << 20, options.max_frame_bytes / 8);
+  // Version runs live in a pool of the sparse state object. Small segments get a floor of
+  // 16384 blocks (4 MiB): a page written byte-interleaved by two hosts alone needs ~550.
+  engine_config.version_pool_blocks = static_cast<std::uint32_t>(
+      std::max<std::uint64_t>(16384, engine_config.max_size_bytes / 512));
   auto state_bytes = wmd::Engine::state_bytes_required(engine_config);
   if (!state_bytes.ok()) {
     spdlog::error("invalid engine configuration: {}", state_bytes.error().message());

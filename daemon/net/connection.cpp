@@ -140,6 +140,8 @@ bool Connection::process_frames() {
     const std::size_t before = reader_.buffered_bytes();
     auto next = reader_.next();
     if (!next.ok()) {
+      spdlog::warn("closing connection to peer {} at {}: bad frame: {}",
+                   peer_id_.empty() ? "?" : peer_id_, address_, next.error().message());
       close_with_error(next.error(), "bad frame: " + next.error().message());
       return false;
     }
@@ -164,6 +166,7 @@ void Connection::handle(proto::Message message, std::uint64_t frame_bytes) {
   }
   if (auto* hello = std::get_if<proto::Hello>(&message)) {
     if (hello_received_) {
+      spdlog::warn("closing connection to peer {} at {}: a second hello", peer_id_, address_);
       close_with_error(errc::malformed, "a second hello");
       return;
     }
@@ -172,6 +175,8 @@ void Connection::handle(proto::Message message, std::uint64_t frame_bytes) {
     return;
   }
   if (!hello_received_) {
+    spdlog::warn("closing connection from {}: expected a hello, got {}", address_,
+                 proto::to_string(proto::type_of(message)));
     close_with_error(errc::malformed, std::string("expected hello, got ") +
                                           proto::to_string(proto::type_of(message)));
     return;
@@ -255,6 +260,8 @@ void Connection::on_tick() {
     }
   }
   if (!established_ && now - started_ > config.handshake_timeout) {
+    spdlog::info("closing connection {} {}: no handshake within {} ms", outbound_ ? "to" : "from",
+                 address_, config.handshake_timeout.count());
     close_with_error(
         errc::handshake_timeout,
         "no handshake within " + std::to_string(config.handshake_timeout.count()) + " ms");
