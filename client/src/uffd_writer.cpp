@@ -154,6 +154,15 @@ UffdFailure UffdWriteTracking::register_and_protect(std::uintptr_t address,
   return {};
 }
 
+void UffdWriteTracking::abandon() noexcept {
+  if (fd_ < 0) return;
+  ::close(fd_);
+  fd_ = -1;
+  address_ = 0;
+  length_bytes_ = 0;
+  unpopulated_protected_ = false;
+}
+
 void UffdWriteTracking::stop() noexcept {
   if (fd_ < 0) return;
   if (length_bytes_ != 0) {
@@ -162,11 +171,7 @@ void UffdWriteTracking::stop() noexcept {
     uffdio_range range{address_, length_bytes_};
     ::ioctl(fd_, UFFDIO_UNREGISTER, &range);
   }
-  ::close(fd_);
-  fd_ = -1;
-  address_ = 0;
-  length_bytes_ = 0;
-  unpopulated_protected_ = false;
+  abandon();
 }
 
 }  // namespace wmd::core

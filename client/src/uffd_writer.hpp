@@ -61,6 +61,9 @@ class UffdWriteTracking {
 
   // Unregisters the range and closes the userfaultfd. Idempotent.
   void stop() noexcept;
+  // Closes the descriptor without unregistering: for a forked child, whose inherited descriptor
+  // still acts on the parent's memory.
+  void abandon() noexcept;
 
   bool active() const noexcept { return fd_ >= 0; }
   std::uintptr_t address() const noexcept { return address_; }

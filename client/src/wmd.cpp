@@ -17,6 +17,7 @@
 #include "doorbell.hpp"
 #include "mapped_segment.hpp"
 #include "status_block.hpp"
+#include "uffd_writer.hpp"
 #include "writer_registry.hpp"
 
 using wmd::core::Code;
@@ -31,6 +32,7 @@ struct wmd_segment {
   int writer_slot = -1;                               // guarded by mutex
   std::int32_t writer_pid = 0;                        // guarded by mutex
   std::uint32_t writer_flags = 0;                     // guarded by mutex
+  wmd::core::UffdWriteTracking uffd;                  // guarded by mutex; kernel dirty tracking
 };
 
 namespace {
@@ -129,6 +131,14 @@ void update_writer_length(wmd_segment* seg) {
   if (seg->writer_slot < 0) return;
   wmd_ctl_writer& slot = seg->mapped->ctl()->writers[seg->writer_slot];
   if (wmd::core::shared(slot.pid).load() != seg->writer_pid) return;
+  // Protect the new tail before announcing the length (kernel dirty tracking); when that fails,
+  // drop the flag so the daemon hash-scans this writer instead.
+  if ((seg->writer_flags & WMD_WRITER_KERNEL_TRACKING) != 0 &&
+      seg->uffd.extend(seg->mapped->mapped_size_bytes())) {
+    seg->uffd.stop();
+    seg->writer_flags &= ~std::uint32_t{WMD_WRITER_KERNEL_TRACKING};
+    wmd::core::shared(slot.flags).store(seg->writer_flags | WMD_WRITER_READY);
+  }
   wmd::core::shared(slot.length_bytes).store(seg->mapped->mapped_size_bytes());
 }
 
@@ -138,6 +148,9 @@ void unregister_locked(wmd_segment* seg) {
   // Only the registering process frees the slot (a forked child shares the handle's memory).
   if (seg->writer_pid == ::getpid()) {
     wmd::core::unregister_writer(seg->mapped->ctl(), seg->writer_slot, seg->writer_pid);
+    seg->uffd.stop();
+  } else {
+    seg->uffd.abandon();  // the registration is the parent's memory's, not this child's
   }
   seg->writer_slot = -1;
   seg->writer_pid = 0;
@@ -409,7 +422,25 @@ int wmd_register_writer(wmd_segment* seg, uint32_t flags) {
       return fail(WMD_EINVAL, "wmd_register_writer: unknown flags");
     }
     std::lock_guard<std::mutex> lock(seg->mutex);
+    // Kernel dirty tracking: write-protect the mapping (userfaultfd WP_ASYNC) before the record
+    // carries the flag. Already protected at this base: only the tail is added, so pages written
+    // but not yet collected by the daemon keep their marks. Unsupported: register without it.
+    wmd::core::UffdWriteTracking uffd = std::move(seg->uffd);
+    if ((flags & WMD_WRITER_KERNEL_TRACKING) != 0) {
+      void* base = seg->mapped->base();
+      const std::uint64_t length = seg->mapped->mapped_size_bytes();
+      const bool same_base =
+          uffd.active() && uffd.address() == reinterpret_cast<std::uintptr_t>(base);
+      if (same_base ? static_cast<bool>(uffd.extend(length))
+                    : static_cast<bool>(uffd.start(base, length))) {
+        uffd.stop();
+        flags &= ~std::uint32_t{WMD_WRITER_KERNEL_TRACKING};
+      }
+    } else {
+      uffd.stop();
+    }
     unregister_locked(seg);
+    seg->uffd = std::move(uffd);
     wmd_ctl_writer record{};
     record.pid = ::getpid();
     record.flags = flags;
@@ -418,6 +449,7 @@ int wmd_register_writer(wmd_segment* seg, uint32_t flags) {
     record.length_bytes = seg->mapped->mapped_size_bytes();
     const int slot = wmd::core::register_writer(seg->mapped->ctl(), record);
     if (slot < 0) {
+      seg->uffd.stop();
       return fail(WMD_ENOSLOT, "wmd_register_writer: all " + std::to_string(WMD_MAX_WRITERS) +
                                    " writer slots belong to live processes");
     }

@@ -156,9 +156,11 @@ WMD_API int wmd_wait(wmd_segment* seg, int64_t timeout_ms);
 WMD_API int wmd_status(const wmd_segment* seg, wmd_status_info* out);
 
 /* Records this process in the segment's writer registry (pid, start time, mapping), so the
- * daemon can use kernel dirty tracking for it; flags: 0 or WMD_WRITER_KERNEL_TRACKING (set only
- * when the mapping was registered with userfaultfd write-protection). Registering again
- * replaces the record. Slots of dead processes are reclaimed. */
+ * daemon can use kernel dirty tracking for it; flags: 0 or WMD_WRITER_KERNEL_TRACKING, which
+ * asks libwmd to register the mapping with userfaultfd write-protection (async mode, Linux
+ * 6.7+; no handler thread) and growth to extend it. Where the kernel or its settings refuse,
+ * the writer is registered without the flag and the daemon hash-scans it: not an error.
+ * Registering again replaces the record. Slots of dead processes are reclaimed. */
 WMD_API int wmd_register_writer(wmd_segment* seg, uint32_t flags);
 WMD_API int wmd_unregister_writer(wmd_segment* seg);
 
