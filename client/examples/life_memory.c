@@ -1,4 +1,5 @@
-/* life_memory: private memory for the solo run, a wmd segment otherwise (see life_memory.h). */
+/* life_memory: a wmd segment through libwmd, or private memory for the solo run (see
+ * life_memory.h). */
 #define _GNU_SOURCE
 
 #include "life_memory.h"
@@ -10,14 +11,26 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include <wmd/wmd.h>
+
+enum { kWasmPageBytes = 65536 };
+
 struct life_memory {
   uint8_t* base;
   uint64_t reserved_bytes;
   uint64_t size_bytes;
+  uint64_t max_size_bytes;
+  wmd_segment* segment; /* NULL for private memory */
+  uint64_t generation;  /* the segment's growth counter when last refreshed */
 };
 
-static int fail(const char* what, int error) {
+static int fail_errno(const char* what, int error) {
   fprintf(stderr, "wmd-life-host: %s: %s\n", what, strerror(error));
+  return -1;
+}
+
+static int fail_wmd(const char* what, int code) {
+  fprintf(stderr, "wmd-life-host: %s: %s (%s)\n", what, wmd_strerror(code), wmd_last_error_text());
   return -1;
 }
 
@@ -25,25 +38,52 @@ static uint64_t round_up(uint64_t value, uint64_t multiple) {
   return (value + multiple - 1u) / multiple * multiple;
 }
 
-int life_memory_open(const struct life_memory_params* params, struct life_memory** memory,
-                     uint8_t** base, uint64_t* size_bytes) {
-  if (params->name != NULL) {
-    fprintf(stderr, "wmd-life-host: segments need libwmd\n");
-    return -1;
-  }
-  struct life_memory* m = calloc(1, sizeof *m);
-  if (m == NULL) return fail("calloc", ENOMEM);
-  m->reserved_bytes = params->guard_pages && params->max_size_bytes < LIFE_MEMORY_GUARD_BYTES
+static int open_private(const struct life_memory_params* params, struct life_memory* m) {
+  m->max_size_bytes = round_up(params->max_size_bytes, kWasmPageBytes);
+  m->reserved_bytes = params->guard_pages && m->max_size_bytes < LIFE_MEMORY_GUARD_BYTES
                           ? LIFE_MEMORY_GUARD_BYTES
-                          : round_up(params->max_size_bytes, 65536);
+                          : m->max_size_bytes;
   void* reservation =
       mmap(NULL, m->reserved_bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (reservation == MAP_FAILED) {
-    free(m);
-    return fail("mmap(reserve)", errno);
-  }
+  if (reservation == MAP_FAILED) return fail_errno("mmap(reserve)", errno);
   m->base = reservation;
-  if (life_memory_grow(m, params->min_size_bytes) != 0) {
+  return life_memory_grow(m, params->min_size_bytes);
+}
+
+static int open_segment(const struct life_memory_params* params, struct life_memory* m) {
+  wmd_options options;
+  wmd_options_init(&options);
+  options.flags = WMD_OPEN_CREATE;
+  options.min_size_bytes = params->min_size_bytes;
+  options.max_size_bytes = params->max_size_bytes;
+  int rc = wmd_open(params->name, &options, &m->segment);
+  if (rc != WMD_OK) return fail_wmd(params->name, rc);
+  m->base = wmd_base(m->segment);
+  m->reserved_bytes = wmd_reserved_size(m->segment);
+  m->size_bytes = wmd_size(m->segment);
+  m->max_size_bytes = wmd_max_size(m->segment);
+  m->generation = wmd_generation(m->segment);
+  /* Without bounds checks, every 32-bit address plus offset must land in the reservation. */
+  if (params->guard_pages && m->reserved_bytes < LIFE_MEMORY_GUARD_BYTES) {
+    fprintf(stderr,
+            "wmd-life-host: %s: only %llu bytes of address space reserved, guard pages need %llu\n",
+            params->name, (unsigned long long)m->reserved_bytes,
+            (unsigned long long)LIFE_MEMORY_GUARD_BYTES);
+    return -1;
+  }
+  /* Tell the daemon who writes (it may then track this mapping's dirty pages in the kernel);
+   * not fatal: the daemon's hash scan finds the writes anyway. */
+  rc = wmd_register_writer(m->segment, 0);
+  if (rc != WMD_OK) fail_wmd("registering as a writer (continuing)", rc);
+  return 0;
+}
+
+int life_memory_open(const struct life_memory_params* params, struct life_memory** memory,
+                     uint8_t** base, uint64_t* size_bytes) {
+  struct life_memory* m = calloc(1, sizeof *m);
+  if (m == NULL) return fail_errno("calloc", ENOMEM);
+  int rc = params->name == NULL ? open_private(params, m) : open_segment(params, m);
+  if (rc != 0) {
     life_memory_close(m);
     return -1;
   }
@@ -53,30 +93,49 @@ int life_memory_open(const struct life_memory_params* params, struct life_memory
   return 0;
 }
 
+uint64_t life_memory_max_size(const struct life_memory* memory) {
+  return memory->max_size_bytes;
+}
+
 int life_memory_grow(struct life_memory* memory, uint64_t new_size_bytes) {
-  new_size_bytes = round_up(new_size_bytes, 65536);
+  new_size_bytes = round_up(new_size_bytes, kWasmPageBytes);
   if (new_size_bytes <= memory->size_bytes) return 0;
-  if (new_size_bytes > memory->reserved_bytes) return fail("grow", ENOMEM);
+  if (memory->segment != NULL) {
+    int rc = wmd_grow(memory->segment, new_size_bytes);
+    if (rc != WMD_OK) return fail_wmd("wmd_grow", rc);
+    memory->size_bytes = wmd_size(memory->segment);
+    memory->generation = wmd_generation(memory->segment);
+    return 0;
+  }
+  if (new_size_bytes > memory->max_size_bytes) return fail_errno("grow", ENOMEM);
   if (mprotect(memory->base, new_size_bytes, PROT_READ | PROT_WRITE) != 0) {
-    return fail("mprotect", errno);
+    return fail_errno("mprotect", errno);
   }
   memory->size_bytes = new_size_bytes;
   return 0;
 }
 
 int life_memory_refresh(struct life_memory* memory, uint64_t* size_bytes) {
+  if (memory->segment != NULL && wmd_generation(memory->segment) != memory->generation) {
+    memory->generation = wmd_generation(memory->segment);
+    int rc = wmd_refresh(memory->segment, &memory->size_bytes);
+    if (rc != WMD_OK) return fail_wmd("wmd_refresh", rc);
+  }
   *size_bytes = memory->size_bytes;
   return 0;
 }
 
 int life_memory_flush(struct life_memory* memory, uint32_t timeout_ms) {
-  (void)memory;
-  (void)timeout_ms;
-  return 0;
+  if (memory->segment == NULL) return 0;
+  int rc = wmd_flush(memory->segment, timeout_ms);
+  return rc == WMD_OK ? 0 : fail_wmd("wmd_flush", rc);
 }
 
 void life_memory_wait_remote(struct life_memory* memory, uint32_t timeout_ms) {
-  (void)memory;
+  if (memory->segment != NULL) {
+    (void)wmd_wait(memory->segment, timeout_ms); /* a timeout is an ordinary outcome here */
+    return;
+  }
   struct timespec delay = {.tv_sec = timeout_ms / 1000u,
                            .tv_nsec = (long)(timeout_ms % 1000u) * 1000000L};
   nanosleep(&delay, NULL);
@@ -84,6 +143,10 @@ void life_memory_wait_remote(struct life_memory* memory, uint32_t timeout_ms) {
 
 void life_memory_close(struct life_memory* memory) {
   if (memory == NULL) return;
-  munmap(memory->base, memory->reserved_bytes);
+  if (memory->segment != NULL) {
+    wmd_close(memory->segment);
+  } else if (memory->base != NULL) {
+    munmap(memory->base, memory->reserved_bytes);
+  }
   free(memory);
 }

@@ -29,6 +29,8 @@ struct life_memory_params {
 /* Opens the memory. *base stays valid until life_memory_close; *size_bytes is the current size. */
 int life_memory_open(const struct life_memory_params* params, struct life_memory** memory,
                      uint8_t** base, uint64_t* size_bytes);
+/* The largest size the memory may reach (the segment's maximum). */
+uint64_t life_memory_max_size(const struct life_memory* memory);
 /* Grows to at least new_size_bytes (for every process mapping the segment). */
 int life_memory_grow(struct life_memory* memory, uint64_t new_size_bytes);
 /* Maps growth made by other processes and returns the current size. */

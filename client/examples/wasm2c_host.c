@@ -281,7 +281,7 @@ static int play(Z_life_instance_t* life, const struct options* opt) {
               opt->label, opt->timeout_ms, generation);
       return -1;
     }
-    life_memory_wait_remote(g_env.backing, 50);
+    life_memory_wait_remote(g_env.backing, 20);
   }
 }
 
@@ -303,9 +303,16 @@ int main(int argc, char** argv) {
   uint64_t size_bytes = 0;
   if (life_memory_open(&params, &g_env.backing, &base, &size_bytes) != 0) return 1;
   g_env.memory.data = base;
-  g_env.memory.max_pages = LIFE_MAX_PAGES;
+  uint64_t max_pages = life_memory_max_size(g_env.backing) / kWasmPageBytes;
+  g_env.memory.max_pages = max_pages < LIFE_MAX_PAGES ? (uint32_t)max_pages : LIFE_MAX_PAGES;
   g_env.memory.pages = (uint32_t)(size_bytes / kWasmPageBytes);
-  if (g_env.memory.pages > LIFE_MAX_PAGES) g_env.memory.pages = LIFE_MAX_PAGES;
+  if (g_env.memory.pages > g_env.memory.max_pages) g_env.memory.pages = g_env.memory.max_pages;
+  if (g_env.memory.pages < LIFE_MIN_PAGES) {
+    fprintf(stderr, "wmd-life-host: the memory cannot hold the module's %u pages\n",
+            LIFE_MIN_PAGES);
+    life_memory_close(g_env.backing);
+    return 1;
+  }
   g_env.memory.size = g_env.memory.pages * (uint32_t)kWasmPageBytes;
 
   Z_life_instance_t life;

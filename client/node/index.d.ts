@@ -74,8 +74,9 @@ export interface SegmentOptions {
   maxSize?: number;
   /** Page size of a segment this call creates; default 8192. */
   pageSize?: number;
-  /** After attaching: 'pull' (default) copies the segment into the memory, 'push' the reverse. */
-  initial?: 'pull' | 'push' | 'none';
+  /** On attach: 'pull' (default) copies the segment's differing pages into the memory,
+   * 'push' copies the memory's into the segment. */
+  initial?: 'pull' | 'push';
 }
 
 export interface SyncOptions {
@@ -86,12 +87,14 @@ export interface SyncOptions {
 }
 
 export interface SyncResult {
-  /** Pages whose bytes were compared (hash mismatch). */
+  /** Pages whose hash differed from the last agreed state (their bytes were compared). */
   pagesChanged: number;
   /** Bytes copied. */
   bytesCopied: number;
   /** The memory or the segment grew. */
   grew: boolean;
+  /** push({ flush: true }) only: the daemon confirmed the flush in time. */
+  flushed?: boolean;
 }
 
 export interface SegmentMirror {
@@ -110,7 +113,9 @@ export interface SegmentMirror {
   close(): void;
   readonly name: string;
   readonly pageSize: number;
+  /** Bytes mirrored (memory and segment are kept at this size). */
   readonly size: number;
+  readonly closed: boolean;
 }
 
 export function attachSegment(

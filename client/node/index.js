@@ -161,6 +161,9 @@ function attachSegment(memory, name, options = {}) {
     get size() {
       return native.size;
     },
+    get closed() {
+      return native.closed;
+    },
   };
 }
 

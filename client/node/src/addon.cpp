@@ -4,6 +4,7 @@
 
 #include "client/node/src/distributor.hpp"
 #include "client/node/src/napi_util.hpp"
+#include "client/node/src/segment_mirror.hpp"
 
 namespace wmd::node {
 namespace {
@@ -11,6 +12,7 @@ namespace {
 napi_value init(napi_env env, napi_value exports) {
   return boundary(env, [&]() -> napi_value {
     set_property(env, exports, "Distributor", Distributor::define_class(env));
+    set_property(env, exports, "SegmentMirror", SegmentMirror::define_class(env));
     return exports;
   });
 }

@@ -1,0 +1,80 @@
+// wmd::node::SegmentMirror: mirror mode between a WebAssembly.Memory (V8 owns its bytes, so
+// they cannot live in the segment) and a wmd segment that a local wmdd replicates.
+//
+// JavaScript class (wrapped by index.js's attachSegment):
+//   new SegmentMirror(memory, '/NAME', { create, maxSize, pageSize, initial: 'pull' | 'push' })
+//   push({ flush, timeoutMs }) -> { pagesChanged, bytesCopied, grew, flushed }
+//   pull() -> { pagesChanged, bytesCopied, grew }
+//   flush(timeoutMs) -> boolean           wmd_flush: false when no daemon answered in time
+//   waitRemote(timeoutMs) -> boolean      wmd_wait: blocks the JavaScript thread
+//   status() -> object                    wmd_status
+//   close()
+//   name, pageSize, size, closed          read-only properties
+// Sizes: every push() and pull() first brings both sides to the same size (the memory grows by
+// memory.grow, the segment by wmd_grow, both grow-only); growth of the memory made by the module
+// and growth of the segment made by a peer are both followed.
+// On attach the two sides are made equal once, whole: 'pull' (default) copies the segment's
+// differing pages into the memory, 'push' the memory's into the segment.
+//
+// Thread-safety: JavaScript thread only.
+#pragma once
+
+#include <node_api.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "client/node/src/page_mirror.hpp"
+#include "client/node/src/wasm_memory.hpp"
+
+namespace wmd {
+class Segment;
+}
+
+namespace wmd::node {
+
+class SegmentMirror {
+ public:
+  static napi_value define_class(napi_env env);
+
+  struct Options {
+    bool create = true;
+    std::uint64_t max_size_bytes = 0;   // 0: the segment's own (4 GiB when creating)
+    std::uint32_t page_size_bytes = 0;  // 0: the segment's own (8192 when creating)
+    bool initial_pull = true;           // false: initial push
+  };
+  SegmentMirror(napi_env env, napi_value memory, const std::string& name, const Options& options);
+  ~SegmentMirror();
+  SegmentMirror(const SegmentMirror&) = delete;
+  SegmentMirror& operator=(const SegmentMirror&) = delete;
+
+ private:
+  static napi_value construct(napi_env env, napi_callback_info info);
+  static napi_value push(napi_env env, napi_callback_info info);
+  static napi_value pull(napi_env env, napi_callback_info info);
+  static napi_value flush(napi_env env, napi_callback_info info);
+  static napi_value wait_remote(napi_env env, napi_callback_info info);
+  static napi_value status(napi_env env, napi_callback_info info);
+  static napi_value close(napi_env env, napi_callback_info info);
+  static napi_value name(napi_env env, napi_callback_info info);
+  static napi_value page_size(napi_env env, napi_callback_info info);
+  static napi_value size(napi_env env, napi_callback_info info);
+  static napi_value is_closed(napi_env env, napi_callback_info info);
+
+  static SegmentMirror& from(napi_env env, napi_value self);
+
+  // Brings memory, segment and mirror to one size; returns whether anything grew.
+  bool match_sizes(napi_env env);
+  void initial_sync(napi_env env, bool pull);
+
+  // Constant after construction.
+  std::string name_;
+  WasmMemory memory_;
+  // Changed by push/pull/close.
+  std::unique_ptr<Segment> segment_;  // null once closed
+  PageMirror mirror_;
+  std::uint64_t seen_generation_ = 0;
+};
+
+}  // namespace wmd::node

@@ -1,0 +1,154 @@
+// Mirror mode (attachSegment): a WebAssembly.Memory kept in step with a wmd segment, checked
+// through the segment's data object in /dev/shm (which holds exactly the memory's bytes).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+
+import { instantiateLife, lifeMemory, wmd } from './helpers.mjs';
+
+const created = [];
+let counter = 0;
+function segmentName() {
+  const name = `/wmd-node-test-${process.pid}-${++counter}`;
+  created.push(name);
+  return name;
+}
+after(() => {
+  for (const name of created) {
+    for (const suffix of ['', '.ctl', '.state']) rmSync(`/dev/shm${name}${suffix}`, { force: true });
+  }
+});
+
+function segmentBytes(name) {
+  return new Uint8Array(readFileSync(`/dev/shm${name}`));
+}
+
+// Another process writing the segment (what the daemon does with a peer's patch).
+function writeSegment(name, offset, bytes) {
+  const fd = openSync(`/dev/shm${name}`, 'r+');
+  try {
+    writeSync(fd, bytes, 0, bytes.length, offset);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+test('attach creates the segment at the memory size and pulls its bytes into the memory', () => {
+  const name = segmentName();
+  const first = new WebAssembly.Memory({ initial: 2, maximum: 64 });
+  const a = wmd.attachSegment(first, name);
+  assert.equal(a.size, 2 * 65536);
+  assert.equal(a.pageSize, 8192);
+  new Uint8Array(first.buffer).set([1, 2, 3], 1000);
+  a.push();
+  const second = new WebAssembly.Memory({ initial: 2, maximum: 64 });
+  new Uint8Array(second.buffer)[5] = 99;  // the segment wins on an initial pull
+  const b = wmd.attachSegment(second, name);
+  assert.deepEqual([...new Uint8Array(second.buffer, 999, 5)], [0, 1, 2, 3, 0]);
+  assert.equal(new Uint8Array(second.buffer)[5], 0);
+  a.close();
+  b.close();
+  assert.equal(a.closed, true);
+  assert.throws(() => a.push(), { code: 'ERR_WMD_CLOSED' });
+});
+
+test('push copies only the bytes the module changed; pull only the bytes peers changed', () => {
+  const name = segmentName();
+  const memory = new WebAssembly.Memory({ initial: 2, maximum: 64 });
+  const mirror = wmd.attachSegment(memory, name);
+  const view = new Uint8Array(memory.buffer);
+  view[10] = 1;
+  view[70000] = 2;
+  assert.deepEqual(mirror.push(), { pagesChanged: 2, bytesCopied: 2, grew: false });
+  assert.equal(segmentBytes(name)[70000], 2);
+  assert.deepEqual(mirror.push(), { pagesChanged: 0, bytesCopied: 0, grew: false });
+
+  writeSegment(name, 20, new Uint8Array([7, 8]));
+  view[30] = 5;  // an unpushed local change in the same page survives the pull
+  const pulled = mirror.pull();
+  assert.equal(pulled.bytesCopied, 2);
+  assert.deepEqual([...view.subarray(20, 22)], [7, 8]);
+  assert.equal(view[30], 5);
+  assert.equal(mirror.push().bytesCopied, 1);
+  assert.deepEqual(segmentBytes(name), new Uint8Array(memory.buffer));
+  mirror.close();
+});
+
+test('initial push makes the segment a copy of the memory', () => {
+  const name = segmentName();
+  const seeded = new WebAssembly.Memory({ initial: 2, maximum: 64 });
+  wmd.attachSegment(seeded, name).close();
+  const memory = new WebAssembly.Memory({ initial: 2, maximum: 64 });
+  new Uint8Array(memory.buffer).fill(0xab, 100, 200);
+  const mirror = wmd.attachSegment(memory, name, { initial: 'push' });
+  assert.deepEqual(segmentBytes(name), new Uint8Array(memory.buffer));
+  mirror.close();
+});
+
+test('growth: the module growing its memory grows the segment, and the other side follows', () => {
+  const name = segmentName();
+  const memA = new WebAssembly.Memory({ initial: 2, maximum: 64 });
+  const memB = new WebAssembly.Memory({ initial: 2, maximum: 64 });
+  const a = wmd.attachSegment(memA, name);
+  const b = wmd.attachSegment(memB, name);
+  memA.grow(3);
+  new Uint8Array(memA.buffer)[5 * 65536 - 1] = 42;
+  assert.equal(a.push().grew, true);
+  assert.equal(segmentBytes(name).length, 5 * 65536);
+  const pulled = b.pull();
+  assert.equal(pulled.grew, true);
+  assert.equal(memB.buffer.byteLength, 5 * 65536);
+  assert.equal(new Uint8Array(memB.buffer)[5 * 65536 - 1], 42);
+  a.close();
+  b.close();
+});
+
+test('a segment larger than the memory may grow to is refused at attach', () => {
+  const name = segmentName();
+  const big = new WebAssembly.Memory({ initial: 4, maximum: 64 });
+  wmd.attachSegment(big, name).close();
+  const small = new WebAssembly.Memory({ initial: 1, maximum: 2 });
+  assert.throws(() => wmd.attachSegment(small, name), RangeError);
+});
+
+test('bad arguments: a non-memory, a bad name, a missing segment without create', () => {
+  assert.throws(() => wmd.attachSegment({}, segmentName()), TypeError);
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  assert.throws(() => wmd.attachSegment(memory, 'no-slash'), { code: 'ERR_WMD_EINVAL' });
+  assert.throws(() => wmd.attachSegment(memory, segmentName(), { create: false }), { code: 'ERR_WMD_ENOENT' });
+  assert.throws(() => wmd.attachSegment(memory, segmentName(), { initial: 'sideways' }), RangeError);
+});
+
+test('without a daemon, flush reports false and status shows no daemon', () => {
+  const name = segmentName();
+  const mirror = wmd.attachSegment(new WebAssembly.Memory({ initial: 1 }), name);
+  assert.equal(mirror.flush(10), false);
+  assert.equal(mirror.push({ flush: true, timeoutMs: 10 }).flushed, false);
+  assert.equal(mirror.status().daemonPid, 0);
+  assert.equal(mirror.waitRemote(1), false);
+  mirror.close();
+});
+
+test('two V8 instances of life.wasm mirrored into one segment take turns and match a solo run', async () => {
+  const name = segmentName();
+  const memories = [lifeMemory(), lifeMemory()];
+  const hosts = await Promise.all(memories.map(instantiateLife));
+  const mirrors = memories.map((m) => wmd.attachSegment(m, name));
+  hosts[0].life_init(2024);
+  mirrors[0].push();
+  for (let g = 0; g < 60; ++g) {
+    const role = g % 2;
+    mirrors[role].pull();
+    assert.equal(hosts[role].life_ready(g), 1, `generation ${g} whole on host ${role}`);
+    hosts[role].life_step(role);
+    mirrors[role].push();
+  }
+  mirrors[0].pull();
+  const solo = await instantiateLife(lifeMemory());
+  solo.life_init(2024);
+  while (solo.life_generation() < 60) solo.life_step(0);
+  assert.equal(hosts[0].life_checksum(), solo.life_checksum());
+  assert.deepEqual(new Uint8Array(memories[0].buffer), new Uint8Array(memories[1].buffer));
+  assert.deepEqual(segmentBytes(name), new Uint8Array(memories[0].buffer));
+  for (const m of mirrors) m.close();
+});
