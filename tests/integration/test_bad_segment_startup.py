@@ -82,7 +82,8 @@ def body(h):
         m.write(1000, h.rng.randbytes(5000))
         m.close()
         rc = good.stop()
-        assert rc == 0, f"the daemon that made the segment exited with {rc}"
+        if rc != 0:  # not this scenario's subject, but a failure all the same
+            failures.append(f"the daemon that made segment {tag} exited with {rc} on SIGTERM")
         return seg
 
     def patch_ctl(seg, offset, value):

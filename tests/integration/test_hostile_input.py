@@ -114,16 +114,22 @@ def body(h):
         s.sendall(wf.hello(h.cluster, f"forger-{n}", wh.PAGE, SIZE, lamport=1, version=version))
         return s
 
-    s = forged_client(0)
+    # Daemons do not relay patches (each origin sends to every peer), so the forged origin
+    # sends its patch to both daemons, as a real mesh member would.
     good = (SIZE - wh.PAGE + 64, b"forged!!")
+    s = forged_client(0)
     s.sendall(wf.patch("forger-0", 1, 1_000_000, [good]))
+    s_b = socket.create_connection(("127.0.0.1", b.port), timeout=5)
+    s_b.sendall(wf.hello(h.cluster, "forger-0", wh.PAGE, SIZE, lamport=1))
+    s_b.sendall(wf.patch("forger-0", 1, 1_000_000, [good]))
     try:
         h.wait_visible([a, b], *good, timeout_s=10)
-        wh.log("a well-formed patch from a forged client reached a and b")
+        wh.log("a well-formed patch from a forged client was applied by a and b")
     except AssertionError:
         failures.append("a well-formed patch from a forged client was not applied "
                         "(or the forged frames are not understood)")
     s.close()
+    s_b.close()
 
     bad_frames = (
         ("patch with an offset beyond the maximum size",
