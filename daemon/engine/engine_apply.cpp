@@ -151,6 +151,8 @@ Result<ApplyStats> Engine::Impl::apply(const Patch& patch) {
   }
   if (blocks_needed > pool_->available()) return errc::pool_exhausted;
 
+  // Seen before any byte carries it, so a kill mid-way never lets a later local round reuse it.
+  note_lamport(patch.lamport);
   for (const ApplyPage& w : apply_pages_) {
     if (w.written_count == 0) continue;
     std::uint8_t* memory = memory_page(w.page);
@@ -186,7 +188,6 @@ Result<ApplyStats> Engine::Impl::apply(const Patch& patch) {
   }
 
   engine_detail::copy_fence();  // streamed stores visible before we return to the caller
-  note_lamport(patch.lamport);
   peers_->note_seq(*origin, patch.seq);
   if (*origin == own_ref_ && patch.seq > header_->local_seq) {
     // Our own earlier patch came back (state lost and rebuilt): never reissue its seq.
@@ -242,6 +243,7 @@ Result<MergeStats> Engine::Impl::merge_page(const PageState& state) {
   engine_detail::merge_max(old_list_, remote, order(), new_list_, written_);
   if (!written_.empty()) {
     if (VersionPool::blocks_for(new_list_) > pool_->available()) return errc::pool_exhausted;
+    note_lamport(max_lamport);  // before any byte carries it (see apply)
     std::uint8_t* memory = memory_page(page);
     std::uint8_t* shadow = shadow_page(page);
     const std::uint32_t old_head = records_[page].version_head;

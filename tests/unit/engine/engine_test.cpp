@@ -245,6 +245,32 @@ TEST_CASE("a remote write to the same byte with a higher timestamp wins over the
   CHECK(r.read(10, 1) == std::vector<std::uint8_t>{0xBB});
 }
 
+TEST_CASE("a pending local write that a newer whole-page patch would overwrite needs no absorb") {
+  // Any local round now would take lamport 1 < 5: the local byte loses everywhere either way.
+  Replica r(small_config("a"), 16384);
+  r.write(10, {0xAA});
+  auto result = r.engine->apply(make_patch("b", 1, 5, {{0, filled(4096, 0xBB)}}));
+  REQUIRE(result.ok());
+  CHECK(result->pages_absorbed == 0);
+  CHECK(r.emitted.empty());
+  CHECK(r.read(0, 4096) == filled(4096, 0xBB));
+  CHECK(r.engine->scan().empty());
+}
+
+TEST_CASE("a pending local write survives a whole-page patch that a local round would beat") {
+  Replica r(small_config("a"), 16384);
+  REQUIRE(r.engine->apply(make_patch("b", 1, 10, {{8192, {1}}})).ok());  // seen lamport 10
+  r.write(10, {0xAA});
+  auto result = r.engine->apply(make_patch("c", 1, 3, {{0, filled(4096, 0xBB)}}));
+  REQUIRE(result.ok());
+  CHECK(result->pages_absorbed == 1);
+  REQUIRE(r.emitted.size() == 1);
+  CHECK(r.emitted[0].lamport == 11);
+  CHECK(r.read(10, 1) == std::vector<std::uint8_t>{0xAA});
+  CHECK(r.read(0, 10) == filled(10, 0xBB));
+  CHECK(r.read(11, 4085) == filled(4085, 0xBB));
+}
+
 TEST_CASE("digests are equal for equal states and the zero digest marks untouched pages") {
   Replica a(small_config("a"), 16384), b(small_config("b"), 16384);
   const auto p1 = make_patch("c", 1, 1, {{10, {1, 2}}, {9000, {3}}});
