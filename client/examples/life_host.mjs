@@ -74,6 +74,18 @@ function publish() {
   if (opt.flush && pushed.flushed === false) throw new Error('wmd_flush: no daemon answered in time');
 }
 
+// Flushing needs the daemon: give one that is still starting the time to come up.
+if (opt.flush) {
+  const deadline = Date.now() + timeoutMs;
+  while (mirror.status().daemonPid === 0) {
+    if (Date.now() > deadline) {
+      console.error(`[${label}] no daemon serves ${opt.segment} after ${timeoutMs} ms`);
+      process.exit(1);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 if (opt.init) {
   life.life_init(Number(opt.seed));
   publish();

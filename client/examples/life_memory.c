@@ -131,6 +131,19 @@ int life_memory_flush(struct life_memory* memory, uint32_t timeout_ms) {
   return rc == WMD_OK ? 0 : fail_wmd("wmd_flush", rc);
 }
 
+int life_memory_wait_daemon(struct life_memory* memory, uint32_t timeout_ms) {
+  if (memory->segment == NULL) return 0;
+  for (uint32_t waited_ms = 0;; waited_ms += 10) {
+    wmd_status_info status;
+    if (wmd_status(memory->segment, &status) == WMD_OK && status.daemon_pid != 0) return 0;
+    if (waited_ms >= timeout_ms) break;
+    struct timespec delay = {.tv_sec = 0, .tv_nsec = 10L * 1000000L};
+    nanosleep(&delay, NULL);
+  }
+  fprintf(stderr, "wmd-life-host: no daemon serves the segment after %u ms\n", timeout_ms);
+  return -1;
+}
+
 void life_memory_wait_remote(struct life_memory* memory, uint32_t timeout_ms) {
   if (memory->segment != NULL) {
     (void)wmd_wait(memory->segment, timeout_ms); /* a timeout is an ordinary outcome here */

@@ -37,6 +37,9 @@ int life_memory_grow(struct life_memory* memory, uint64_t new_size_bytes);
 int life_memory_refresh(struct life_memory* memory, uint64_t* size_bytes);
 /* Asks the daemon to propagate the latest writes now (no-op for private memory). */
 int life_memory_flush(struct life_memory* memory, uint32_t timeout_ms);
+/* Waits until a live daemon serves the segment (immediately true for private memory); -1
+ * after timeout_ms. */
+int life_memory_wait_daemon(struct life_memory* memory, uint32_t timeout_ms);
 /* Returns when remote changes were applied or after timeout_ms (a sleep for private memory). */
 void life_memory_wait_remote(struct life_memory* memory, uint32_t timeout_ms);
 void life_memory_close(struct life_memory* memory);

@@ -162,7 +162,7 @@ static void usage(FILE* out) {
       "  --generations N     stop when generation N is reached (default 40)\n"
       "  --seed S            seed of generation 0 (default 2024)\n"
       "  --render-every K    print the grid every K generations (0: never; default 10)\n"
-      "  --flush             wmd_flush after every step (needs a daemon on the segment)\n"
+      "  --flush             wmd_flush after every step (waits for a daemon on the segment first)\n"
       "  --timeout-ms MS     give up when the game stalls this long (default 20000)\n"
       "  --label TEXT        prefix of every output line (default \"host A\"/\"host B\")\n"
       "  --probe-oob         read past the memory's end and expect a trap\n");
@@ -335,7 +335,9 @@ int main(int argc, char** argv) {
       printf("[%s] out-of-bounds read trapped as expected\n", opt.label);
     }
   } else {
-    if (opt.init && guarded_init(&life, opt.seed) != 0) rc = 1;
+    /* Flushing needs the daemon: give one that is still starting the time to come up. */
+    if (opt.flush && life_memory_wait_daemon(g_env.backing, opt.timeout_ms) != 0) rc = 1;
+    if (rc == 0 && opt.init && guarded_init(&life, opt.seed) != 0) rc = 1;
     if (rc == 0 && opt.init && opt.flush && life_memory_flush(g_env.backing, opt.timeout_ms) != 0) {
       rc = 1;
     }
