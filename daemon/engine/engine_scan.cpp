@@ -86,7 +86,11 @@ void Engine::Impl::add_run(LocalRound& round, std::uint64_t offset, const std::u
   round.payload_bytes += length;
   while (length > 0) {
     if (round.patches.empty() || round.patches.back().bytes.size() == limit) {
+      // A round that fills one patch is a big one: give the next its full size up front
+      // instead of growing it by copies.
+      const bool big_round = !round.patches.empty();
       round.patches.emplace_back();
+      if (big_round) round.patches.back().bytes.reserve(limit);
     }
     Patch& patch = round.patches.back();
     const auto take =
