@@ -36,7 +36,7 @@ def find_wmdd(argv):
 
 def harness(wmdd, name):
     seed = env_int("WMD_BENCH_SEED", int(time.time()) % 100000)
-    h = wh.Harness(wmdd, name, seed)
+    h = wh.Harness(wmdd, name, seed, keep_logs=bool(os.environ.get("WMD_BENCH_KEEP_LOGS")))
     print(f"  ({name}: seed {seed}, logs in {h.tmp})", flush=True)
     return h
 

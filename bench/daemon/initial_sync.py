@@ -54,7 +54,8 @@ def main():
     print(f"  baseline: iperf3 loopback, one stream, {iperf_s} s: {raw / 1e9:.2f} GB/s")
     h = bc.harness(wmdd, "sync")
     try:
-        a, b = h.mesh(2, size, ids="ab", start=False)
+        # The daemon's default scan interval (the tests' 50 ms would scan 1 GiB twice as often).
+        a, b = h.mesh(2, size, ids="ab", start=False, **{"scan-interval": 100})
         a.start()
         t = time.monotonic()
         fill_random(a.segment, size)

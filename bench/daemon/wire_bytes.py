@@ -73,12 +73,14 @@ def main():
     relay = None
     try:
         (port_a, port_b) = wh.free_ports(2)
-        a = h.daemon("a", h.segment_name("a"), port_a, [], size, **{"max-size": size,
-                     "heartbeat-interval": 1000, "heartbeat-timeout": 10000})
+        a = h.daemon("a", h.segment_name("a"), port_a, [], size, **{
+            "max-size": size, "scan-interval": 100, "heartbeat-interval": 1000,
+            "heartbeat-timeout": 10000})
         a.start()
         relay = wh.CountingRelay(port_a)
         b = h.daemon("b", h.segment_name("b"), port_b, [relay.port], size, **{
-            "max-size": size, "heartbeat-interval": 1000, "heartbeat-timeout": 10000})
+            "max-size": size, "scan-interval": 100, "heartbeat-interval": 1000,
+            "heartbeat-timeout": 10000})
         b.start()
         ma = wh.Mapping(a.segment)
         ma.write(size - 8, b"warm-up!")
