@@ -139,6 +139,9 @@ class Engine {
   // invalid or reaches past the max size), grows memory when it reaches past the current size,
   // absorbs touched pages' pending local changes, then writes exactly the bytes whose version is
   // older than patch.ts(), into memory and shadow. Idempotent, commutative, associative.
+  // (A page the patch rewrites entirely, with a timestamp above the one a local round would take
+  // now, is not checked for pending changes: they would lose every byte to the patch on every
+  // replica anyway, and skipping the read makes bulk transfers cheaper.)
   // Errors: malformed, invalid_peer_id, beyond_max_size, pool_exhausted, or GrowFn's error.
   Result<ApplyStats> apply(const Patch& patch);
   Result<ApplyStats> apply_patches(std::span<const Patch> patches);
