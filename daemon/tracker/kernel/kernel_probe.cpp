@@ -1,5 +1,6 @@
 #include "daemon/tracker/kernel/kernel_probe.hpp"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "client/src/uffd_uapi.h"
 #include "client/src/uffd_writer.hpp"
 #include "daemon/tracker/kernel/pagemap_scanner.hpp"
 
@@ -42,6 +44,24 @@ class ProbeMapping {
   std::uint8_t* address_ = nullptr;
 };
 
+// A plain PAGEMAP_SCAN query (no write-protection) over our own mapping.
+bool pagemap_scan_available(const std::uint8_t* address, std::uint64_t length) {
+  const int fd = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  page_region region{};
+  pm_scan_arg arg{};
+  arg.size = sizeof arg;
+  arg.start = reinterpret_cast<std::uint64_t>(address);
+  arg.end = arg.start + length;
+  arg.vec = reinterpret_cast<std::uint64_t>(&region);
+  arg.vec_len = 1;
+  arg.category_anyof_mask = PAGE_IS_PRESENT;
+  arg.return_mask = PAGE_IS_PRESENT;
+  const int rc = ::ioctl(fd, PAGEMAP_SCAN, &arg);
+  ::close(fd);
+  return rc >= 0;
+}
+
 }  // namespace
 
 KernelProbe probe_kernel_tracking() {
@@ -61,6 +81,17 @@ KernelProbe probe_kernel_tracking() {
   core::UffdWriteTracking tracking;
   if (core::UffdFailure failure = tracking.start(mapping.data(), length)) {
     probe.reason = failure.text;
+    // The daemon itself may be refused userfaultfd (a seccomp filter, a sandbox) while the
+    // writers are not: it never needs it except for this probe. PAGEMAP_SCAN and WP_ASYNC came
+    // with the same kernel (6.7), so a working PAGEMAP_SCAN is enough here; each writer proves
+    // its own registration (the scanner checks it with PM_SCAN_CHECK_WPASYNC).
+    if (failure.status == core::UffdStatus::permission || failure.sys_errno == ENOSYS) {
+      if (pagemap_scan_available(mapping.data(), length)) {
+        probe.supported = true;
+        probe.reason = "PAGEMAP_SCAN available; userfaultfd refused to the daemon (" +
+                       failure.text + "), writers register their own";
+      }
+    }
     return probe;
   }
   Result<PagemapScanner> scanner = PagemapScanner::open(0);

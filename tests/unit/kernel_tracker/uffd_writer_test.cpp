@@ -1,8 +1,15 @@
 // The writer side (libwmd's registration) in this process, scanned through /proc/self/pagemap.
 #include "client/src/uffd_writer.hpp"
 
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
 #include <doctest/doctest.h>
 
+#include <cstddef>
 #include <set>
 
 #include "daemon/tracker/kernel/kernel_probe.hpp"
@@ -90,6 +97,39 @@ TEST_CASE("registration failures are classified so the caller can fall back") {
   CHECK(unaligned.sys_errno == EINVAL);
   CHECK(unaligned.text.find("UFFDIO_REGISTER") == 0);
   CHECK_FALSE(tracking.active());
+}
+
+// In a forked child: refuse userfaultfd with EPERM (as a seccomp sandbox would), then check the
+// writer side reports "permission" and the probe still accepts PAGEMAP_SCAN. Exit code 0: ok.
+[[noreturn]] void run_sandboxed_probe() {
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_userfaultfd, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog program{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) ::_exit(10);
+  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) ::_exit(11);
+  SharedMemory memory(kernel_page_size_bytes());
+  core::UffdWriteTracking tracking;
+  const core::UffdFailure failure = tracking.start(memory.data(), memory.length_bytes());
+  if (failure.status != core::UffdStatus::permission) ::_exit(12);
+  const KernelProbe probe = probe_kernel_tracking();
+  if (!probe.supported) ::_exit(13);
+  if (probe.reason.find("userfaultfd refused to the daemon") == std::string::npos) ::_exit(14);
+  ::_exit(0);
+}
+
+TEST_CASE("a daemon refused userfaultfd by a sandbox still uses PAGEMAP_SCAN; writers fall back") {
+  if (!kernel_supported()) return;
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) run_sandboxed_probe();
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }
 
 }  // namespace
