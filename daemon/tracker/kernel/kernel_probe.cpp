@@ -127,6 +127,7 @@ KernelProbe probe_kernel_tracking() {
     return probe;
   }
   probe.supported = true;
+  probe.verified_in_process = true;
   probe.reason = "PAGEMAP_SCAN and userfaultfd WP_ASYNC verified on a shared mapping";
   if (!tracking.unpopulated_protected()) probe.reason += " (without WP_UNPOPULATED)";
   return probe;

@@ -12,6 +12,9 @@ namespace wmd::kernel {
 
 struct KernelProbe {
   bool supported = false;
+  // The whole sequence, userfaultfd included, worked in this process (false when only
+  // PAGEMAP_SCAN could be checked because this process was refused userfaultfd).
+  bool verified_in_process = false;
   std::string reason;          // why not, or what was verified; for the start-up log line
   std::string kernel_release;  // uname -r
 };

@@ -132,7 +132,7 @@ class Registry {
 
 TEST_CASE("a libwmd writer registered with kernel tracking is tracked through growth and exit") {
   const KernelProbe probe = probe_kernel_tracking();
-  if (!probe.supported) {
+  if (!probe.verified_in_process) {
     MESSAGE("skipped: kernel dirty tracking unsupported: " << probe.reason);
     return;
   }

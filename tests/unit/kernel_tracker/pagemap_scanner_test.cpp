@@ -24,7 +24,7 @@ const KernelProbe& probe() {
 
 #define SKIP_UNLESS_KERNEL_TRACKING()                                            \
   do {                                                                           \
-    if (!probe().supported) {                                                    \
+    if (!probe().verified_in_process) {                                          \
       MESSAGE("skipped: kernel dirty tracking unsupported: " << probe().reason); \
       return;                                                                    \
     }                                                                            \

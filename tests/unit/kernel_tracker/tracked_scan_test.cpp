@@ -21,8 +21,9 @@ constexpr std::uint64_t kPages = 256;
 
 bool kernel_supported() {
   static const KernelProbe probe = probe_kernel_tracking();
-  if (!probe.supported) MESSAGE("skipped: kernel dirty tracking unsupported: " << probe.reason);
-  return probe.supported;
+  if (!probe.verified_in_process)
+    MESSAGE("skipped: kernel dirty tracking unsupported: " << probe.reason);
+  return probe.verified_in_process;
 }
 
 // An engine over `memory` with heap state; collects what it sends to on_diff.

@@ -8,11 +8,16 @@ namespace {
 constexpr std::chrono::milliseconds kAudit{10'000};
 
 KernelProbe supported() {
-  return KernelProbe{true, "verified", "6.18.44"};
+  return KernelProbe{.supported = true,
+                     .verified_in_process = true,
+                     .reason = "verified",
+                     .kernel_release = "6.18.44"};
 }
 KernelProbe unsupported() {
-  return KernelProbe{false, "PAGEMAP_SCAN(/proc/self/pagemap): Inappropriate ioctl for device",
-                     "6.1.0"};
+  return KernelProbe{.supported = false,
+                     .verified_in_process = false,
+                     .reason = "PAGEMAP_SCAN(/proc/self/pagemap): Inappropriate ioctl for device",
+                     .kernel_release = "6.1.0"};
 }
 
 TEST_CASE("--tracking accepts exactly auto, hash and kernel") {

@@ -23,8 +23,9 @@ using testing::SharedMemory;
 
 bool kernel_supported() {
   static const KernelProbe probe = probe_kernel_tracking();
-  if (!probe.supported) MESSAGE("skipped: kernel dirty tracking unsupported: " << probe.reason);
-  return probe.supported;
+  if (!probe.verified_in_process)
+    MESSAGE("skipped: kernel dirty tracking unsupported: " << probe.reason);
+  return probe.verified_in_process;
 }
 
 std::set<std::uint64_t> written_pages(PagemapScanner& scanner, std::uint64_t base,
