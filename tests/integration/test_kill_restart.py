@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Scenario 4: SIGKILL of one daemon, writes on every host while it is down (on its own
 segment too, by an outside writer), restart: all converge, the writes made on the killed host
-while its daemon was down reach the peers, and the peers' writes reach it."""
+while its daemon was down reach the peers, and the peers' writes reach it. Then the same under
+load: B is killed and restarted three times while writers keep writing on all three hosts
+(so the kill lands mid-scan or mid-apply), and all converge once the writers stop."""
 
 import os
 import sys
@@ -48,6 +50,21 @@ def body(h):
         h.wait_visible([b], *marks["c"], timeout_s=20)
         h.wait_converged([a, b, c], timeout_s=20, expected_size=SIZE)
         wh.log(f"round {r}: converged after restart")
+
+    writers = [wh.Writer(d.segment, h.rng.randrange(1 << 30)) for d in (a, b, c)]
+    for w in writers:
+        w.start()
+    for r in range(3):
+        wh.time.sleep(h.rng.uniform(0.2, 0.8))  # a random moment in the write load
+        b.kill()
+        wh.time.sleep(h.rng.uniform(0.1, 0.5))  # writes while down
+        b.start()
+        wh.log(f"under load, round {r}: b killed and restarted")
+    wh.time.sleep(1)
+    for w in writers:
+        w.stop()
+    h.wait_converged([a, b, c], timeout_s=30, expected_size=SIZE)
+    wh.log("converged after the kills under load")
     h.stop_all_checked()
 
 
