@@ -213,35 +213,51 @@ const SizeResult* find_size(const std::vector<SizeResult>& results, std::uint64_
   return nullptr;
 }
 
+std::string format(const char* pattern, double a, double b = 0) {
+  char text[64];
+  std::snprintf(text, sizeof text, pattern, a, b);
+  return text;
+}
+
+void print_row(const std::vector<std::string>& cells) {
+  static constexpr int kWidths[] = {9, 22, 22, 22, 22};
+  std::string line = " ";
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    const bool last = i + 1 == cells.size();
+    char cell[96];
+    std::snprintf(cell, sizeof cell, " %-*s%s", last ? 0 : kWidths[std::min<std::size_t>(i, 4)],
+                  cells[i].c_str(), last ? "" : " |");
+    line += cell;
+  }
+  std::printf("%s\n", line.c_str());
+}
+
 void print_tables(const std::vector<SizeResult>& results, std::uint64_t working_set_mib,
                   std::uint64_t fixed_dirty) {
-  const std::string ws = "(" + std::to_string(working_set_mib) + " MiB)";
+  const std::string ws = std::to_string(working_set_mib) + " MiB";
+  const std::string dirty = std::to_string(fixed_dirty) + " dirty pages";
   std::printf("\n  Idle registered writer: CPU per pass (%% of one core at one pass per %.0f ms)\n",
               kIntervalSeconds * 1000);
-  std::printf("  %-9s | %-25s | %-30s | %s\n", "size", "kernel, all touched",
-              ("kernel, touched only " + ws).c_str(), "hash: XXH3 every page");
+  print_row({"size", "kernel", "kernel, touched " + ws, "hash (baseline)"});
   for (const SizeResult& r : results) {
-    std::printf(
-        "  %5llu MiB | %8.3f ms (%6.2f %%)     | %8.3f ms (%6.2f %%)          | "
-        "%8.2f ms (%6.1f %%)\n",
-        static_cast<unsigned long long>(r.size_mib), r.idle_kernel_s * 1e3,
-        percent_of_core(r.idle_kernel_s), r.ws_idle_kernel_s * 1e3,
-        percent_of_core(r.ws_idle_kernel_s), r.idle_hash_s * 1e3, percent_of_core(r.idle_hash_s));
+    print_row(
+        {std::to_string(r.size_mib) + " MiB",
+         format("%.3f ms (%.2f %%)", r.idle_kernel_s * 1e3, percent_of_core(r.idle_kernel_s)),
+         format("%.3f ms (%.2f %%)", r.ws_idle_kernel_s * 1e3, percent_of_core(r.ws_idle_kernel_s)),
+         format("%.2f ms (%.1f %%)", r.idle_hash_s * 1e3, percent_of_core(r.idle_hash_s))});
   }
   std::printf(
-      "\n  Dirty pages: CPU of one round (kernel: PAGEMAP_SCAN + XXH3 of the reported "
-      "pages; hash: XXH3 every page)\n");
-  std::printf("  %-9s | %-23s | %-12s | %-25s | %s\n", "size", "0.1% dirty: kernel", "hash",
-              ("kernel, " + std::to_string(fixed_dirty) + " dirty").c_str(),
-              ("kernel, " + std::to_string(fixed_dirty) + " dirty, touched only " + ws).c_str());
+      "\n  Dirty pages: CPU of one round (kernel: PAGEMAP_SCAN + XXH3 of the reported pages; "
+      "hash: XXH3 every page)\n");
+  print_row({"size", "0.1 % dirty: kernel", "0.1 % dirty: hash", dirty + ": kernel",
+             dirty + ", touched " + ws});
   for (const SizeResult& r : results) {
-    std::printf(
-        "  %5llu MiB | %8.3f ms (%5llu pg) | %9.2f ms | %8.3f ms                | "
-        "%8.3f ms%s\n",
-        static_cast<unsigned long long>(r.size_mib), r.dirty_kernel_s * 1e3,
-        static_cast<unsigned long long>(r.dirty_pages), r.dirty_hash_s * 1e3,
-        r.fixed_dirty_kernel_s * 1e3, r.ws_fixed_dirty_kernel_s * 1e3,
-        r.exact ? "" : "  MISMATCH: kernel pages differ from pages written");
+    print_row(
+        {std::to_string(r.size_mib) + " MiB",
+         format("%.3f ms (%.0f pages)", r.dirty_kernel_s * 1e3, static_cast<double>(r.dirty_pages)),
+         format("%.2f ms", r.dirty_hash_s * 1e3), format("%.3f ms", r.fixed_dirty_kernel_s * 1e3),
+         format("%.3f ms", r.ws_fixed_dirty_kernel_s * 1e3) +
+             (r.exact ? "" : "  MISMATCH: kernel pages differ from pages written")});
   }
 }
 

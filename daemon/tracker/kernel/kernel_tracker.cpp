@@ -51,6 +51,7 @@ CollectRound KernelTracker::collect(std::span<const WriterRecord> writers,
 
   std::vector<std::uint64_t> writer_pages;
   std::size_t kernel_writers = 0;
+  std::size_t contributing_writers = 0;
   for (Tracked& tracked : tracked_) {
     if (!tracked.scanner) continue;
     const WriterRecord& record = tracked.record;
@@ -64,6 +65,7 @@ CollectRound KernelTracker::collect(std::span<const WriterRecord> writers,
     }
     writer_pages.clear();
     append_wmd_pages(ranges_, record.address, config_.page_size_bytes, writer_pages);
+    if (!writer_pages.empty()) ++contributing_writers;
     round.candidate_pages.insert(round.candidate_pages.end(), writer_pages.begin(),
                                  writer_pages.end());
     // Checked after the scan: a writer alive now had every write up to the scan reported; one
@@ -75,7 +77,7 @@ CollectRound KernelTracker::collect(std::span<const WriterRecord> writers,
     }
     ++kernel_writers;
   }
-  if (kernel_writers > 1) {
+  if (contributing_writers > 1) {
     std::sort(round.candidate_pages.begin(), round.candidate_pages.end());
     round.candidate_pages.erase(
         std::unique(round.candidate_pages.begin(), round.candidate_pages.end()),
