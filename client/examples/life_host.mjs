@@ -91,6 +91,14 @@ if (opt.init) {
   publish();
 }
 
+// Renders a generation when it is one to show; returns whether the game is over.
+function observe(generation) {
+  if (renderEvery > 0 && (generation % renderEvery === 0 || generation === generations)) render();
+  return generation >= generations;
+}
+
+// Every generation is observed once: the peer's when they arrive whole, this host's own right
+// after computing them (before the flush, after which the peer's answer may already be here).
 let seen = -1;
 let lastProgress = Date.now();
 for (;;) {
@@ -100,12 +108,14 @@ for (;;) {
   if (ready && generation !== seen) {
     seen = generation;
     lastProgress = Date.now();
-    if (renderEvery > 0 && (generation % renderEvery === 0 || generation === generations)) render();
-    if (generation >= generations) break;
+    if (observe(generation)) break;
   }
   if (ready && generation % 2 === role) {
     life.life_step(role);
+    seen = generation + 1;
+    const over = observe(seen);
     publish();
+    if (over) break;
     continue;
   }
   if (Date.now() - lastProgress > timeoutMs) {

@@ -251,10 +251,21 @@ static int parse_options(int argc, char** argv, struct options* opt) {
   return 0;
 }
 
+/* Renders generation `generation` when it is one to show; returns whether the game is over. */
+static bool observe(Z_life_instance_t* life, const struct options* opt, uint32_t generation) {
+  if (opt->render_every != 0 &&
+      (generation % opt->render_every == 0 || generation == opt->generations)) {
+    render(life, opt);
+  }
+  return generation >= opt->generations;
+}
+
 /* Plays the game until generation opt->generations: steps on this host's turns, waits for the
- * peer's steps otherwise (in solo mode every turn is ours). */
+ * peer's steps otherwise (in solo mode every turn is ours). Every generation is observed once:
+ * the peer's when they arrive whole, this host's own right after computing them (before the
+ * flush, after which the peer's answer may already be in the memory). */
 static int play(Z_life_instance_t* life, const struct options* opt) {
-  uint32_t seen = UINT32_MAX; /* last generation rendered */
+  uint32_t seen = UINT32_MAX; /* last generation observed */
   uint64_t last_progress_ms = now_ms();
   for (;;) {
     if (sync_memory_size(&g_env) != 0) return -1;
@@ -264,15 +275,14 @@ static int play(Z_life_instance_t* life, const struct options* opt) {
     if (ready && generation != seen) {
       seen = generation;
       last_progress_ms = now_ms();
-      if (opt->render_every != 0 &&
-          (generation % opt->render_every == 0 || generation == opt->generations)) {
-        render(life, opt);
-      }
-      if (generation >= opt->generations) return 0;
+      if (observe(life, opt, generation)) return 0;
     }
     if (ready && (opt->solo || generation % 2u == opt->role)) {
       if (guarded_step(life, opt->role) != 0) return -1;
+      seen = generation + 1u;
+      bool over = observe(life, opt, seen);
       if (opt->flush && life_memory_flush(g_env.backing, opt->timeout_ms) != 0) return -1;
+      if (over) return 0;
       continue;
     }
     if (now_ms() - last_progress_ms > opt->timeout_ms) {
