@@ -108,6 +108,8 @@ export interface SegmentMirror {
   flush(timeoutMs?: number): boolean;
   /** Blocks until the daemon applied remote changes, or the timeout; true when it did. */
   waitRemote(timeoutMs?: number): boolean;
+  /** The same without blocking the JavaScript thread (the wait runs on a libuv worker). */
+  waitRemoteAsync(timeoutMs?: number): Promise<boolean>;
   /** The daemon's status block, as published in the segment. */
   status(): Record<string, unknown>;
   close(): void;

@@ -146,6 +146,9 @@ function attachSegment(memory, name, options = {}) {
     waitRemote(timeoutMs = 1000) {
       return native.waitRemote(timeoutMs);
     },
+    waitRemoteAsync(timeoutMs = 1000) {
+      return native.waitRemoteAsync(timeoutMs);
+    },
     status() {
       return native.status();
     },

@@ -111,11 +111,13 @@ SegmentMirror::Options options_from_js(napi_env env, napi_value value) {
 }  // namespace
 
 napi_value SegmentMirror::define_class(napi_env env) {
-  const std::array<napi_property_descriptor, 10> properties{{
+  const std::array<napi_property_descriptor, 11> properties{{
       {"push", nullptr, push, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"pull", nullptr, pull, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"flush", nullptr, flush, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"waitRemote", nullptr, wait_remote, nullptr, nullptr, nullptr, napi_default_method, nullptr},
+      {"waitRemoteAsync", nullptr, wait_remote_async, nullptr, nullptr, nullptr,
+       napi_default_method, nullptr},
       {"status", nullptr, status, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"close", nullptr, close, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"name", nullptr, nullptr, name, nullptr, nullptr, napi_enumerable, nullptr},
@@ -191,7 +193,7 @@ SegmentMirror& SegmentMirror::from(napi_env env, napi_value self) {
   void* pointer = nullptr;
   check(env, napi_unwrap(env, self, &pointer), "napi_unwrap");
   auto* mirror = static_cast<SegmentMirror*>(pointer);
-  if (mirror == nullptr || mirror->segment_ == nullptr) {
+  if (mirror == nullptr || mirror->segment_ == nullptr || mirror->closing_) {
     throw JsError(JsError::Kind::error, "the segment mirror was closed", "ERR_WMD_CLOSED");
   }
   return *mirror;
@@ -268,6 +270,73 @@ napi_value SegmentMirror::wait_remote(napi_env env, napi_callback_info info) {
   });
 }
 
+namespace {
+
+// One waitRemoteAsync() call: wmd_wait runs on a libuv worker thread, the promise is settled
+// back on the JavaScript thread. The JavaScript object is referenced meanwhile, so the mirror
+// cannot be collected under the worker.
+struct AsyncWait {
+  SegmentMirror* mirror = nullptr;
+  wmd_segment* handle = nullptr;
+  std::int64_t timeout_ms = 0;
+  int result = WMD_OK;
+  std::string error_text;
+  napi_deferred deferred = nullptr;
+  napi_async_work work = nullptr;
+  Reference keep_alive;
+};
+
+}  // namespace
+
+napi_value SegmentMirror::wait_remote_async(napi_env env, napi_callback_info info) {
+  return boundary(env, [&]() -> napi_value {
+    CallInfo args = call_info(env, info, 1);
+    SegmentMirror& self = from(env, args.self);
+    auto wait = std::make_unique<AsyncWait>();
+    wait->mirror = &self;
+    wait->handle = self.segment_->handle();
+    wait->timeout_ms =
+        static_cast<std::int64_t>(timeout_option(env, args.args[0], kDefaultFlushTimeoutMs));
+    wait->keep_alive = Reference(env, args.self);
+    napi_value promise = nullptr;
+    check(env, napi_create_promise(env, &wait->deferred, &promise), "napi_create_promise");
+    auto execute = [](napi_env, void* data) {
+      auto* w = static_cast<AsyncWait*>(data);
+      w->result = wmd_wait(w->handle, w->timeout_ms);
+      if (w->result != WMD_OK && w->result != WMD_ETIMEDOUT) w->error_text = wmd_last_error_text();
+    };
+    auto complete = [](napi_env complete_env, napi_status, void* data) {
+      std::unique_ptr<AsyncWait> w(static_cast<AsyncWait*>(data));
+      SegmentMirror* mirror = w->mirror;
+      if (--mirror->pending_waits_ == 0 && mirror->closing_) mirror->segment_.reset();
+      napi_value outcome = nullptr;
+      if (w->result == WMD_OK || w->result == WMD_ETIMEDOUT) {
+        napi_get_boolean(complete_env, w->result == WMD_OK, &outcome);
+        napi_resolve_deferred(complete_env, w->deferred, outcome);
+      } else {
+        napi_value code = nullptr;
+        napi_value message = nullptr;
+        std::string text =
+            std::string("wmd_wait: ") + wmd_strerror(w->result) + " (" + w->error_text + ")";
+        napi_create_string_utf8(complete_env, segment_code_name(w->result), NAPI_AUTO_LENGTH,
+                                &code);
+        napi_create_string_utf8(complete_env, text.c_str(), text.size(), &message);
+        napi_create_error(complete_env, code, message, &outcome);
+        napi_reject_deferred(complete_env, w->deferred, outcome);
+      }
+      napi_delete_async_work(complete_env, w->work);
+    };
+    check(env,
+          napi_create_async_work(env, nullptr, make_string(env, "wmd.waitRemoteAsync"), execute,
+                                 complete, wait.get(), &wait->work),
+          "napi_create_async_work");
+    check(env, napi_queue_async_work(env, wait->work), "napi_queue_async_work");
+    ++self.pending_waits_;
+    wait.release();  // owned by the async work now; freed in complete
+    return promise;
+  });
+}
+
 napi_value SegmentMirror::status(napi_env env, napi_callback_info info) {
   return boundary(env, [&]() -> napi_value {
     SegmentMirror& self = from(env, call_info(env, info, 0).self);
@@ -307,7 +376,11 @@ napi_value SegmentMirror::close(napi_env env, napi_callback_info info) {
     void* pointer = nullptr;
     check(env, napi_unwrap(env, call_info(env, info, 0).self, &pointer), "napi_unwrap");
     auto* self = static_cast<SegmentMirror*>(pointer);
-    if (self != nullptr) self->segment_.reset();  // unregisters and unmaps; idempotent
+    if (self != nullptr) {
+      self->closing_ = true;
+      // Unregisters and unmaps; idempotent. With async waits in flight, the last one does it.
+      if (self->pending_waits_ == 0) self->segment_.reset();
+    }
     return undefined(env);
   });
 }
@@ -325,7 +398,7 @@ napi_value SegmentMirror::is_closed(napi_env env, napi_callback_info info) {
     void* pointer = nullptr;
     check(env, napi_unwrap(env, call_info(env, info, 0).self, &pointer), "napi_unwrap");
     auto* self = static_cast<SegmentMirror*>(pointer);
-    return make_bool(env, self == nullptr || self->segment_ == nullptr);
+    return make_bool(env, self == nullptr || self->segment_ == nullptr || self->closing_);
   });
 }
 

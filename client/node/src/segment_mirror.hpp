@@ -7,8 +7,9 @@
 //   pull() -> { pagesChanged, bytesCopied, grew }
 //   flush(timeoutMs) -> boolean           wmd_flush: false when no daemon answered in time
 //   waitRemote(timeoutMs) -> boolean      wmd_wait: blocks the JavaScript thread
+//   waitRemoteAsync(timeoutMs) -> Promise<boolean>   wmd_wait on a libuv worker thread
 //   status() -> object                    wmd_status
-//   close()
+//   close()                               once pending async waits have ended
 //   name, pageSize, size, closed          read-only properties
 // Sizes: every push() and pull() first brings both sides to the same size (the memory grows by
 // memory.grow, the segment by wmd_grow, both grow-only); growth of the memory made by the module
@@ -55,6 +56,7 @@ class SegmentMirror {
   static napi_value pull(napi_env env, napi_callback_info info);
   static napi_value flush(napi_env env, napi_callback_info info);
   static napi_value wait_remote(napi_env env, napi_callback_info info);
+  static napi_value wait_remote_async(napi_env env, napi_callback_info info);
   static napi_value status(napi_env env, napi_callback_info info);
   static napi_value close(napi_env env, napi_callback_info info);
   static napi_value name(napi_env env, napi_callback_info info);
@@ -71,8 +73,11 @@ class SegmentMirror {
   // Constant after construction.
   std::string name_;
   WasmMemory memory_;
-  // Changed by push/pull/close.
-  std::unique_ptr<Segment> segment_;  // null once closed
+  // Changed by push/pull/close. An async wait uses segment_ on a worker thread (libwmd allows
+  // that), so close() releases it only once pending_waits_ is back to zero.
+  std::unique_ptr<Segment> segment_;
+  std::uint32_t pending_waits_ = 0;
+  bool closing_ = false;  // null once closed
   PageMirror mirror_;
   std::uint64_t seen_generation_ = 0;
 };

@@ -91,10 +91,11 @@ test('bytes written into segment B reach the mirrored memory on the other side',
   writeSync(fd, new Uint8Array([0xde, 0xad, 0xbe, 0xef]), 0, 4, 100);
   closeSync(fd);
   const view = () => [...new Uint8Array(memory.buffer, 100, 4)];
-  await until('the remote bytes to arrive', () => {
-    mirror.waitRemote(50);
+  const deadline = Date.now() + 10000;
+  while (view().join() !== [0xde, 0xad, 0xbe, 0xef].join()) {
+    assert.ok(Date.now() < deadline, 'the remote bytes arrive within 10 s');
+    await mirror.waitRemoteAsync(50);  // woken when wmdd A applies the patch
     mirror.pull();
-    return view().join() === [0xde, 0xad, 0xbe, 0xef].join();
-  });
+  }
   mirror.close();
 });

@@ -129,6 +129,19 @@ test('without a daemon, flush reports false and status shows no daemon', () => {
   mirror.close();
 });
 
+test('waitRemoteAsync resolves false on timeout without blocking, and close waits for it', async () => {
+  const mirror = wmd.attachSegment(new WebAssembly.Memory({ initial: 1 }), segmentName());
+  let ticks = 0;
+  const ticker = setInterval(() => ++ticks, 1);
+  const pending = mirror.waitRemoteAsync(60);
+  mirror.close();  // the segment is released when the wait ends
+  assert.equal(mirror.closed, true);
+  assert.equal(await pending, false);
+  clearInterval(ticker);
+  assert.ok(ticks > 0, 'the event loop ran while waiting');
+  assert.throws(() => mirror.waitRemoteAsync(1), { code: 'ERR_WMD_CLOSED' });
+});
+
 test('two V8 instances of life.wasm mirrored into one segment take turns and match a solo run', async () => {
   const name = segmentName();
   const memories = [lifeMemory(), lifeMemory()];
