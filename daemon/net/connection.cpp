@@ -6,6 +6,7 @@
 #include <boost/asio/write.hpp>
 
 #include "daemon/net/mesh.hpp"
+#include "daemon/net/tls_stream.hpp"
 
 namespace wmd::net {
 namespace {
@@ -35,6 +36,11 @@ proto::Limits handshake_limits(const MeshConfig& config) {
   return limits;
 }
 
+PeerStream make_stream(const MeshConfig& config, asio::ip::tcp::socket socket) {
+  if (config.tls) return PeerStream(std::move(socket), config.tls);
+  return PeerStream(std::move(socket));
+}
+
 Frame encode_frame(const proto::Message& message) {
   return std::make_shared<const std::vector<std::uint8_t>>(proto::encode(message));
 }
@@ -44,26 +50,47 @@ Frame encode_frame(const proto::Message& message) {
 Connection::Connection(Mesh& mesh, asio::ip::tcp::socket socket, std::uint64_t session_id,
                        bool outbound, int dialer_index)
     : mesh_(mesh),
-      socket_(std::move(socket)),
-      timer_(socket_.get_executor()),
+      stream_(make_stream(mesh.config(), std::move(socket))),
+      timer_(stream_.socket().get_executor()),
       id_(session_id),
       outbound_(outbound),
       dialer_index_(dialer_index),
       reader_(handshake_limits(mesh.config())),
       send_queue_(mesh.config().send_queue_bytes) {
   boost::system::error_code ec;
-  const auto remote = socket_.remote_endpoint(ec);
+  const auto remote = stream_.socket().remote_endpoint(ec);
   address_ =
       ec ? std::string("?") : HostPort{remote.address().to_string(), remote.port()}.to_string();
 }
 
 void Connection::start() {
   boost::system::error_code ignored;
-  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  stream_.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
   started_ = last_received_ = last_heartbeat_sent_ = Clock::now();
+  schedule_tick();  // the handshake timeout covers the TLS handshake too
+  if (!stream_.is_tls()) {
+    begin_protocol();
+    return;
+  }
+  tls_pending_ = true;
+  stream_.async_handshake(outbound_, [self = shared_from_this()](boost::system::error_code ec) {
+    if (self->closed_) return;
+    if (ec) {
+      spdlog::warn("TLS handshake {} {} failed: {}; connection refused",
+                   self->outbound_ ? "to" : "from", self->address_, describe_tls_error(ec));
+      self->close(ec);
+      return;
+    }
+    self->tls_pending_ = false;
+    spdlog::debug("TLS established {} {} (peer certificate {})", self->outbound_ ? "to" : "from",
+                  self->address_, self->stream_.peer_subject());
+    self->begin_protocol();
+  });
+}
+
+void Connection::begin_protocol() {
   queue(QueuedFrame{mesh_.hello_frame(), FrameClass::control, {}});
   read_some();
-  schedule_tick();
 }
 
 PushResult Connection::queue(QueuedFrame item) {
@@ -83,6 +110,10 @@ void Connection::mark_established(std::string peer_id) {
 
 void Connection::close_with_error(std::error_code reason, const std::string& detail) {
   if (closed_ || closing_) return;
+  if (tls_pending_) {  // no channel for an Error frame yet
+    close(reason);
+    return;
+  }
   closing_ = true;
   send_queue_.clear_pending();
   proto::Error error;
@@ -105,8 +136,7 @@ void Connection::close(std::error_code reason) {
   closed_ = true;
   boost::system::error_code ignored;
   timer_.cancel(ignored);
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  stream_.close();
   send_queue_.clear_pending();
   mesh_.connection_closed(*this, reason);
 }
@@ -117,7 +147,7 @@ void Connection::read_some() {
     read_paused_ = true;
     return;
   }
-  socket_.async_read_some(asio::buffer(read_buffer_),
+  stream_.async_read_some(asio::buffer(read_buffer_),
                           [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
                             self->on_read(ec, n);
                           });
@@ -200,27 +230,27 @@ void Connection::send_heartbeat(std::uint64_t token, bool reply) {
 }
 
 void Connection::write_some() {
-  if (closed_ || send_queue_.writing() || !send_queue_.has_pending()) return;
+  if (closed_ || tls_pending_ || send_queue_.writing() || !send_queue_.has_pending()) return;
   const auto batch = send_queue_.start_write(kMaxFramesPerWrite, kMaxBytesPerWrite);
   std::vector<asio::const_buffer> buffers;
   buffers.reserve(batch.size());
   for (const QueuedFrame* item : batch) buffers.emplace_back(asio::buffer(*item->frame));
-  asio::async_write(socket_, buffers,
-                    [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-                      if (self->closed_) return;
-                      auto done = self->send_queue_.finish_write();
-                      if (ec) {
-                        self->close(ec);
-                        return;
-                      }
-                      self->counters_.bytes_sent += n;
-                      self->counters_.frames_sent += done.size();
-                      for (auto& item : done) {
-                        if (item.on_sent) item.on_sent();
-                      }
-                      if (self->send_queue_.empty()) self->resync_pending = false;
-                      self->write_some();
-                    });
+  stream_.async_write(buffers,
+                      [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                        if (self->closed_) return;
+                        auto done = self->send_queue_.finish_write();
+                        if (ec) {
+                          self->close(ec);
+                          return;
+                        }
+                        self->counters_.bytes_sent += n;
+                        self->counters_.frames_sent += done.size();
+                        for (auto& item : done) {
+                          if (item.on_sent) item.on_sent();
+                        }
+                        if (self->send_queue_.empty()) self->resync_pending = false;
+                        self->write_some();
+                      });
 }
 
 void Connection::schedule_tick() {

@@ -1,4 +1,6 @@
-// Connection: one TCP connection to a peer. Sends our Hello first, then runs one read loop
+// Connection: one TCP connection to a peer (over TLS when the mesh has a TLS context: the TLS
+// handshake comes first, and a failed one closes the connection before any wmd byte). Sends our
+// Hello first, then runs one read loop
 // (bytes -> proto::FrameReader -> messages to the Mesh) and one write loop (SendQueue ->
 // socket, several frames per write), plus one timer for the handshake timeout, heartbeats and
 // the heartbeat timeout. Keeps itself alive with shared_from_this while operations are
@@ -17,6 +19,7 @@
 #include <system_error>
 
 #include "daemon/net/send_queue.hpp"
+#include "daemon/net/tls_stream.hpp"
 #include "proto/codec.hpp"
 
 namespace wmd::net {
@@ -63,6 +66,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void count_patch_sent() { ++counters_.patches_sent; }
 
  private:
+  void begin_protocol();  // after the TLS handshake, or at once without TLS
   void read_some();
   void on_read(boost::system::error_code ec, std::size_t n);
   bool process_frames();  // false: the connection closed or reading must pause
@@ -73,13 +77,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void send_heartbeat(std::uint64_t token, bool reply);
 
   Mesh& mesh_;
-  boost::asio::ip::tcp::socket socket_;
+  PeerStream stream_;
   boost::asio::steady_timer timer_;
   const std::uint64_t id_;
   const bool outbound_;
   const int dialer_index_;  // -1 for inbound
   std::string address_;
   std::string peer_id_;
+  bool tls_pending_ = false;  // the TLS handshake has not completed yet
   bool established_ = false;
   bool hello_received_ = false;
   bool closing_ = false;  // an Error frame is on its way; then close

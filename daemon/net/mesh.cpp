@@ -111,6 +111,16 @@ void Mesh::start_accept() {
     if (ec == asio::error::operation_aborted || stopping_) return;
     if (ec) {
       spdlog::warn("accept failed: {}", ec.message());
+    } else if (connections_.size() >= config_.max_connections) {
+      ++closed_totals_.connections_rejected;
+      boost::system::error_code peer_ec;
+      const auto remote = socket.remote_endpoint(peer_ec);
+      spdlog::warn("refusing connection from {}: {} connections open (--max-connections {})",
+                   peer_ec ? std::string("?")
+                           : HostPort{remote.address().to_string(), remote.port()}.to_string(),
+                   connections_.size(), config_.max_connections);
+      boost::system::error_code ignored;
+      socket.close(ignored);
     } else {
       auto connection =
           std::make_shared<Connection>(*this, std::move(socket), next_session_id_++, false, -1);
@@ -283,6 +293,13 @@ void Mesh::connection_closed(Connection& connection, std::error_code reason) {
   closed_totals_.bytes_sent += counters.bytes_sent;
   closed_totals_.bytes_received += counters.bytes_received;
   closed_totals_.overflows += connection.send_queue().overflows();
+  const auto is = [&reason](boost::system::error_code what) {
+    return reason == std::error_code(what);
+  };
+  if (!stopping_ && reason != errc::duplicate_connection && reason != errc::invalid_config &&
+      !is(asio::error::operation_aborted) && !is(asio::error::eof)) {
+    ++closed_totals_.connection_errors;
+  }
 
   const bool was_registered = connection.established() &&
                               established_.count(connection.peer_id()) != 0 &&

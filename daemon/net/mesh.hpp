@@ -27,6 +27,10 @@
 #include "daemon/util/result.hpp"
 #include "proto/message.hpp"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace wmd::net {
 
 class Connection;
@@ -46,6 +50,10 @@ struct MeshConfig {
   // While the replicator holds more received bytes than this unprocessed, reading pauses.
   std::uint64_t inbound_backlog_limit_bytes = 64ull << 20;
   std::uint64_t seed = 0;  // jitter
+  // Mutual TLS on every connection when set (make_tls_context); plaintext otherwise.
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  // Live connections (both directions) above which inbound ones are closed at once.
+  std::size_t max_connections = 64;
 };
 
 struct SessionInfo {
@@ -95,6 +103,10 @@ struct MeshSnapshot {
   std::uint64_t bytes_received = 0;
   std::uint64_t queue_bytes = 0;
   std::uint64_t overflows = 0;
+  // Connections that ended in an error: refused, failed TLS or wmd handshake, bad frame,
+  // timeout, reset (not: our shutdown, a duplicate resolved, a peer closing cleanly).
+  std::uint64_t connection_errors = 0;
+  std::uint64_t connections_rejected = 0;  // inbound, over max_connections
 };
 
 class Mesh {

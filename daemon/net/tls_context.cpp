@@ -1,0 +1,70 @@
+#include "daemon/net/tls_context.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <array>
+
+namespace wmd::net {
+namespace {
+
+namespace ssl = boost::asio::ssl;
+
+std::string describe(const boost::system::error_code& ec) {
+  std::string text = ec.message();
+  if (ec.category() == boost::asio::error::get_ssl_category()) {
+    std::array<char, 256> buffer{};
+    ERR_error_string_n(static_cast<unsigned long>(ec.value()), buffer.data(), buffer.size());
+    text = buffer.data();
+  }
+  return text;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<ssl::context>> make_tls_context(const TlsFiles& files,
+                                                       std::string* error_text) {
+  auto context = std::make_shared<ssl::context>(ssl::context::tls);
+  boost::system::error_code ec;
+  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                           ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                           ssl::context::no_tlsv1_1 | ssl::context::single_dh_use,
+                       ec);
+  const auto step = [&](const char* what, const std::string& file) {
+    if (ec && error_text != nullptr)
+      *error_text = std::string(what) + " " + file + ": " + describe(ec);
+    return !ec;
+  };
+  if (!step("TLS options", "")) return errc::invalid_config;
+  context->use_certificate_chain_file(files.cert_file, ec);
+  if (!step("cannot load --tls-cert", files.cert_file)) return errc::invalid_config;
+  context->use_private_key_file(files.key_file, ssl::context::pem, ec);
+  if (!step("cannot load --tls-key", files.key_file)) return errc::invalid_config;
+  if (SSL_CTX_check_private_key(context->native_handle()) != 1) {
+    if (error_text != nullptr) {
+      *error_text = "--tls-key " + files.key_file + " does not match --tls-cert " + files.cert_file;
+    }
+    return errc::invalid_config;
+  }
+  context->load_verify_file(files.ca_file, ec);
+  if (!step("cannot load --tls-ca", files.ca_file)) return errc::invalid_config;
+  // Both directions: a server asks for the client's certificate and refuses the handshake
+  // without one; a client refuses a server whose certificate the CA did not sign.
+  context->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert, ec);
+  if (!step("TLS verify mode", "")) return errc::invalid_config;
+  SSL_CTX_set_options(context->native_handle(), SSL_OP_NO_TICKET);
+  return context;
+}
+
+std::string peer_certificate_subject(SSL* ssl_handle) {
+  if (ssl_handle == nullptr) return {};
+  X509* cert = SSL_get1_peer_certificate(ssl_handle);
+  if (cert == nullptr) return {};
+  std::array<char, 256> buffer{};
+  X509_NAME_oneline(X509_get_subject_name(cert), buffer.data(), static_cast<int>(buffer.size()));
+  X509_free(cert);
+  return buffer.data();
+}
+
+}  // namespace wmd::net
