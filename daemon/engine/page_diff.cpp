@@ -3,6 +3,10 @@
 #include <bit>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace wmd::engine_detail {
 namespace {
 
@@ -16,6 +20,27 @@ inline std::uint64_t load64(const std::uint8_t* p) {
 std::uint32_t first_difference(const std::uint8_t* a, const std::uint8_t* b, std::uint32_t from,
                                std::uint32_t length) {
   std::uint32_t i = from;
+#if defined(__SSE2__)
+  // Equal stretches are the common case: 64 bytes per step, then 16 to find the byte.
+  while (i + 64 <= length) {
+    __m128i all = _mm_set1_epi8(-1);
+    for (std::uint32_t k = 0; k < 64; k += 16) {
+      const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i + k));
+      const __m128i y = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i + k));
+      all = _mm_and_si128(all, _mm_cmpeq_epi8(x, y));
+    }
+    if (_mm_movemask_epi8(all) != 0xffff) break;
+    i += 64;
+  }
+  // Bit k of the mask is set where byte k is equal.
+  while (i + 16 <= length) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i));
+    const __m128i y = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i));
+    const auto equal = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, y)));
+    if (equal != 0xffffu) return i + static_cast<std::uint32_t>(std::countr_zero(~equal));
+    i += 16;
+  }
+#endif
   // Equal stretches are the common case: compare 32 bytes per step.
   while (i + 32 <= length) {
     const std::uint64_t x =
@@ -45,6 +70,15 @@ std::uint32_t first_equal(const std::uint8_t* a, const std::uint8_t* b, std::uin
   constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
   constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
   std::uint32_t i = from;
+#if defined(__SSE2__)
+  while (i + 16 <= length) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i));
+    const __m128i y = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i));
+    const auto equal = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, y)));
+    if (equal != 0) return i + static_cast<std::uint32_t>(std::countr_zero(equal));
+    i += 16;
+  }
+#endif
   if constexpr (std::endian::native == std::endian::little) {
     while (i + 8 <= length) {
       const std::uint64_t x = load64(a + i) ^ load64(b + i);
