@@ -168,6 +168,8 @@ bool SegmentMirror::match_sizes(napi_env env) {
     segment_size = segment_->size();
     seen_generation_ = segment_->generation();
     grew = true;
+    // A segment page larger than a wasm page may have rounded the segment past the memory.
+    if (segment_size > memory_size) memory_size = memory_.grow_to(env, segment_size).size();
   }
   std::uint64_t common = std::min(memory_size, segment_size);
   if (common > mirror_.size_bytes()) mirror_.grow(common);

@@ -165,3 +165,19 @@ test('two V8 instances of life.wasm mirrored into one segment take turns and mat
   assert.deepEqual(segmentBytes(name), new Uint8Array(memories[0].buffer));
   for (const m of mirrors) m.close();
 });
+
+test('a segment page larger than a wasm page: memory and segment still meet at one size', () => {
+  const name = segmentName();
+  const memory = new WebAssembly.Memory({ initial: 3, maximum: 64 });
+  const mirror = wmd.attachSegment(memory, name, { pageSize: 131072 });
+  assert.equal(mirror.pageSize, 131072);
+  assert.equal(memory.buffer.byteLength, 4 * 65536, 'the memory grew to the segment page');
+  assert.equal(mirror.size, 4 * 65536);
+  memory.grow(1);
+  new Uint8Array(memory.buffer)[5 * 65536 - 1] = 1;
+  mirror.push();
+  assert.equal(memory.buffer.byteLength, 6 * 65536);
+  assert.equal(segmentBytes(name).length, 6 * 65536);
+  assert.equal(segmentBytes(name)[5 * 65536 - 1], 1);
+  mirror.close();
+});
