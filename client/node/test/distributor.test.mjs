@@ -3,6 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
 
 import { packageDir, rng, wmd } from './helpers.mjs';
 
@@ -20,6 +24,24 @@ test('the package loads with require and with import, exposing the same function
   assert.equal(typeof required.createMemoryDistributor, 'function');
   assert.equal(imported.createMemoryDistributor, required.createMemoryDistributor);
   assert.equal(imported.default.attachSegment, required.attachSegment);
+});
+
+test('installed as node_modules/wmd, the bare name resolves through the exports map', () => {
+  const project = mkdtempSync(path.join(os.tmpdir(), 'wmd-package-'));
+  try {
+    mkdirSync(path.join(project, 'node_modules'));
+    symlinkSync(path.resolve(packageDir), path.join(project, 'node_modules', 'wmd'), 'dir');
+    writeFileSync(path.join(project, 'a.cjs'),
+      "const w = require('wmd'); console.log(typeof w.createMemoryDistributor, typeof w.attachSegment);");
+    writeFileSync(path.join(project, 'b.mjs'),
+      "import w, { createMemoryDistributor } from 'wmd'; console.log(typeof createMemoryDistributor, typeof w.attachSegment);");
+    for (const file of ['a.cjs', 'b.mjs']) {
+      const out = execFileSync(process.execPath, [file], { cwd: project }).toString().trim();
+      assert.equal(out, 'function function', file);
+    }
+  } finally {
+    rmSync(project, { recursive: true, force: true });
+  }
 });
 
 test('a scan reports exactly the changed bytes as runs of a patch', () => {
