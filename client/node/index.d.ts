@@ -43,6 +43,36 @@ export interface ApplyResult {
   diffs: Patch[];
 }
 
+/** The version of bytes [start, end) of a page: the write (lamport, peer) that produced them. */
+export interface VersionRun {
+  start: number;
+  end: number;
+  lamport: number;
+  peer: string;
+}
+
+/** The full replicated state of one page, for catch-up. */
+export interface PageState {
+  page: number;
+  /** Exactly one page. */
+  bytes: Uint8Array;
+  /** Canonical: sorted, covering the page exactly. */
+  versions: VersionRun[];
+}
+
+export interface PageDigest {
+  page: number;
+  /** 64-bit digest of bytes and versions, as 16 hex digits. */
+  digest: string;
+}
+
+export interface MergeResult {
+  /** Bytes whose remote version won. */
+  bytesTaken: number;
+  grew: boolean;
+  diffs: Patch[];
+}
+
 export interface MemoryDistributor {
   /** Local changes since the last scan, as patches (also given to onDiff listeners). */
   scan(): Patch[];
@@ -51,6 +81,12 @@ export interface MemoryDistributor {
   /** Applies remote patches: per-byte last-writer-wins; idempotent, any order. */
   applyPatches(patches: Patch | Patch[]): ApplyResult;
   getVectorClock(): VectorClock;
+  /** Catch-up: digests of every page that is not in the never-written all-zero state. */
+  digests(): PageDigest[];
+  /** Catch-up: a page's bytes and versions (pending local changes absorbed first). */
+  exportPage(page: number): PageState;
+  /** Catch-up: merges a peer's page state byte by byte (the newer version wins). */
+  mergePage(state: PageState): MergeResult;
   /** Grows the memory (memory.grow) and the tracked size to at least `bytes`; returns the size. */
   resizeMemory(bytes: number): number;
   destroy(): void;

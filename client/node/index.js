@@ -77,6 +77,21 @@ function createMemoryDistributor(memory, peerId, config = {}) {
     getVectorClock() {
       return native.getVectorClock();
     },
+    // Catch-up (beyond the seed): compare digests with a peer, exchange the states of the pages
+    // that differ, merge them. Local changes absorbed on the way go to the onDiff listeners.
+    digests() {
+      return native.digests();
+    },
+    exportPage(page) {
+      const { diffs, ...state } = native.exportPage(page);
+      emit(listeners, diffs);
+      return state;
+    },
+    mergePage(state) {
+      const result = native.mergePage(state);
+      emit(listeners, result.diffs);
+      return result;
+    },
     // Grows the memory (memory.grow, whole 64 KiB pages) and the tracked size; grow-only.
     resizeMemory(bytes) {
       return native.resizeMemory(bytes);

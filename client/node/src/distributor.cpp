@@ -60,7 +60,7 @@ class EngineCall {
 }  // namespace
 
 napi_value Distributor::define_class(napi_env env) {
-  const std::array<napi_property_descriptor, 9> properties{{
+  const std::array<napi_property_descriptor, 12> properties{{
       {"scan", nullptr, scan, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"applyPatches", nullptr, apply_patches, nullptr, nullptr, nullptr, napi_default_method,
        nullptr},
@@ -69,6 +69,9 @@ napi_value Distributor::define_class(napi_env env) {
       {"resizeMemory", nullptr, resize_memory, nullptr, nullptr, nullptr, napi_default_method,
        nullptr},
       {"destroy", nullptr, destroy, nullptr, nullptr, nullptr, napi_default_method, nullptr},
+      {"digests", nullptr, digests, nullptr, nullptr, nullptr, napi_default_method, nullptr},
+      {"exportPage", nullptr, export_page, nullptr, nullptr, nullptr, napi_default_method, nullptr},
+      {"mergePage", nullptr, merge_page, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"peerId", nullptr, nullptr, peer_id, nullptr, nullptr, napi_enumerable, nullptr},
       {"pageSize", nullptr, nullptr, page_size, nullptr, nullptr, napi_enumerable, nullptr},
       {"maxSize", nullptr, nullptr, max_size, nullptr, nullptr, napi_enumerable, nullptr},
@@ -217,6 +220,46 @@ napi_value Distributor::destroy(napi_env env, napi_callback_info info) {
       self->state_ = AnonymousMapping();
     }
     return undefined(env);
+  });
+}
+
+napi_value Distributor::digests(napi_env env, napi_callback_info info) {
+  return boundary(env, [&]() -> napi_value {
+    Distributor& self = from(env, call_info(env, info, 0).self);
+    return digests_to_js(env, self.engine_->nonzero_digests());
+  });
+}
+
+napi_value Distributor::export_page(napi_env env, napi_callback_info info) {
+  return boundary(env, [&]() -> napi_value {
+    CallInfo args = call_info(env, info, 1);
+    Distributor& self = from(env, args.self);
+    std::uint64_t page = to_u64(env, args.args[0], "page");
+    EngineCall call(env, &self.call_env_, &self.diffs_);
+    self.follow_memory_growth(env);
+    Result<PageState> state = self.engine_->export_page(page);
+    if (!state) throw_wmd_error("exportPage", state.error());
+    napi_value result = page_state_to_js(env, *state);
+    // Pending local changes of the page were absorbed first: they are diffs to send too.
+    set_property(env, result, "diffs", patches_to_js(env, self.diffs_));
+    return result;
+  });
+}
+
+napi_value Distributor::merge_page(napi_env env, napi_callback_info info) {
+  return boundary(env, [&]() -> napi_value {
+    CallInfo args = call_info(env, info, 1);
+    Distributor& self = from(env, args.self);
+    PageState state = page_state_from_js(env, args.args[0]);
+    EngineCall call(env, &self.call_env_, &self.diffs_);
+    self.follow_memory_growth(env);
+    Result<MergeStats> stats = self.engine_->merge_page(state);
+    if (!stats) throw_wmd_error("mergePage", stats.error());
+    napi_value result = make_object(env);
+    set_property(env, result, "bytesTaken", make_u64(env, stats->bytes_taken));
+    set_property(env, result, "grew", make_bool(env, stats->grew));
+    set_property(env, result, "diffs", patches_to_js(env, self.diffs_));
+    return result;
   });
 }
 

@@ -11,6 +11,9 @@
 //   getVectorClock() -> { [peer]: seq }
 //   resizeMemory(bytes) -> new size       memory.grow (whole wasm pages) + engine resize
 //   destroy()
+//   digests() -> [{ page, digest }]       catch-up, beyond the seed: pages that are not
+//   exportPage(page) -> page state          all-zero and never written, a page's full state,
+//   mergePage(state) -> { bytesTaken, grew, diffs }   and merging a peer's (per-byte rule)
 //   peerId, pageSize, maxSize, size       read-only properties
 // `diffs` are the local patches the engine produced while applying (pending local changes of
 // touched pages are absorbed first, so that a remote patch never silently discards them);
@@ -50,6 +53,9 @@ class Distributor {
   static napi_value get_vector_clock(napi_env env, napi_callback_info info);
   static napi_value resize_memory(napi_env env, napi_callback_info info);
   static napi_value destroy(napi_env env, napi_callback_info info);
+  static napi_value digests(napi_env env, napi_callback_info info);
+  static napi_value export_page(napi_env env, napi_callback_info info);
+  static napi_value merge_page(napi_env env, napi_callback_info info);
   static napi_value peer_id(napi_env env, napi_callback_info info);
   static napi_value page_size(napi_env env, napi_callback_info info);
   static napi_value max_size(napi_env env, napi_callback_info info);

@@ -1,5 +1,7 @@
 #include "client/node/src/patch_js.hpp"
 
+#include <cinttypes>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -95,6 +97,73 @@ napi_value clock_to_js(napi_env env, const VectorClock& clock) {
     check(env, napi_set_property(env, object, key, make_u64(env, seq)), "clock");
   }
   return object;
+}
+
+napi_value page_state_to_js(napi_env env, const PageState& state) {
+  napi_value object = make_object(env);
+  set_property(env, object, "page", make_u64(env, state.page_index));
+  void* data = nullptr;
+  napi_value buffer = nullptr;
+  check(env, napi_create_arraybuffer(env, state.bytes.size(), &data, &buffer), "page bytes");
+  if (!state.bytes.empty()) std::memcpy(data, state.bytes.data(), state.bytes.size());
+  napi_value bytes = nullptr;
+  check(env, napi_create_typedarray(env, napi_uint8_array, state.bytes.size(), buffer, 0, &bytes),
+        "page bytes");
+  set_property(env, object, "bytes", bytes);
+  napi_value versions = make_array(env, state.versions.size());
+  for (std::size_t i = 0; i < state.versions.size(); ++i) {
+    const VersionRun& run = state.versions[i];
+    napi_value js_run = make_object(env);
+    set_property(env, js_run, "start", make_u64(env, run.start));
+    set_property(env, js_run, "end", make_u64(env, run.end));
+    set_property(env, js_run, "lamport", make_u64(env, run.ts.lamport));
+    set_property(env, js_run, "peer", make_string(env, run.ts.peer));
+    check(env, napi_set_element(env, versions, static_cast<std::uint32_t>(i), js_run), "versions");
+  }
+  set_property(env, object, "versions", versions);
+  return object;
+}
+
+PageState page_state_from_js(napi_env env, napi_value value) {
+  if (type_of(env, value) != napi_object) throw_type_error("a page state must be an object");
+  PageState state;
+  state.page_index = to_u64(env, property(env, value, "page"), "state.page");
+  std::span<std::uint8_t> bytes = bytes_of(env, property(env, value, "bytes"), "state.bytes");
+  state.bytes.assign(bytes.begin(), bytes.end());
+  napi_value versions = property(env, value, "versions");
+  bool is_array = false;
+  check(env, napi_is_array(env, versions, &is_array), "state.versions");
+  if (!is_array) throw_type_error("state.versions must be an array");
+  std::uint32_t count = 0;
+  check(env, napi_get_array_length(env, versions, &count), "state.versions");
+  for (std::uint32_t i = 0; i < count; ++i) {
+    napi_value js_run = nullptr;
+    check(env, napi_get_element(env, versions, i, &js_run), "state.versions");
+    if (type_of(env, js_run) != napi_object) throw_type_error("state.versions[] must be objects");
+    std::uint64_t start = to_u64(env, property(env, js_run, "start"), "version.start");
+    std::uint64_t end = to_u64(env, property(env, js_run, "end"), "version.end");
+    if (start > UINT32_MAX || end > UINT32_MAX) throw_range_error("version run beyond a page");
+    VersionRun run;
+    run.start = static_cast<std::uint32_t>(start);
+    run.end = static_cast<std::uint32_t>(end);
+    run.ts.lamport = to_u64(env, property(env, js_run, "lamport"), "version.lamport");
+    run.ts.peer = to_string(env, property(env, js_run, "peer"), "version.peer");
+    state.versions.push_back(std::move(run));
+  }
+  return state;
+}
+
+napi_value digests_to_js(napi_env env, std::span<const PageDigest> digests) {
+  napi_value array = make_array(env, digests.size());
+  for (std::size_t i = 0; i < digests.size(); ++i) {
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016" PRIx64, digests[i].digest);
+    napi_value object = make_object(env);
+    set_property(env, object, "page", make_u64(env, digests[i].page_index));
+    set_property(env, object, "digest", make_string(env, hex));
+    check(env, napi_set_element(env, array, static_cast<std::uint32_t>(i), object), "digests");
+  }
+  return array;
 }
 
 }  // namespace wmd::node

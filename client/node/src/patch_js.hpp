@@ -3,6 +3,9 @@
 //   patch  { origin: string, seq: number, lamport: number,
 //            runs: [{ offset: number, bytes: Uint8Array }] }
 //   clock  { [peerId]: seq }
+//   page state (catch-up) { page: number, bytes: Uint8Array,
+//            versions: [{ start, end, lamport, peer }] }
+//   digest { page: number, digest: string }   (16 hex digits: a 64-bit value)
 // Numbers are exact up to 2^53, far beyond any offset or counter a 32-bit wasm memory reaches.
 //
 // Thread-safety: JavaScript thread only.
@@ -26,5 +29,9 @@ Patch patch_from_js(napi_env env, napi_value value);
 // Accepts one patch or an array of patches.
 std::vector<Patch> patches_from_js(napi_env env, napi_value value);
 napi_value clock_to_js(napi_env env, const VectorClock& clock);
+napi_value page_state_to_js(napi_env env, const PageState& state);
+// Throws TypeError/RangeError on a malformed object (the engine validates the contents).
+PageState page_state_from_js(napi_env env, napi_value value);
+napi_value digests_to_js(napi_env env, std::span<const PageDigest> digests);
 
 }  // namespace wmd::node
