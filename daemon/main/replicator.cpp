@@ -15,6 +15,10 @@ using Clock = std::chrono::steady_clock;
 
 // Room left in a frame for the PageStates header and the peer table.
 constexpr std::uint64_t kPageStatesSlackBytes = 4096;
+// Catch-up steps (ReplicatorConfig::catchup_batch_bytes each) queued ahead per peer.
+constexpr int kCatchupStepsInFlight = 4;
+// Least time between two timed scans while a catch-up is moving pages.
+constexpr auto kCatchupScanInterval = std::chrono::milliseconds(1000);
 
 std::uint64_t unix_ms() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -147,9 +151,21 @@ void Replicator::broadcast(proto::Message message, proto::MessageType type) {
 
 // --- scanning ------------------------------------------------------------------------------
 
+bool Replicator::catchup_active() const {
+  for (const auto& [id, peer] : peers_) {
+    if (!peer.done_sent || peer.pages_received > 0) return true;
+  }
+  return false;
+}
+
 void Replicator::schedule_scan() {
   if (config_.scan_interval.count() == 0) return;
-  next_scan_ = std::max(next_scan_ + config_.scan_interval, Clock::now());
+  auto earliest = next_scan_ + config_.scan_interval;
+  // A hash scan reads the whole segment: on a large one, keep it to about a quarter of a core,
+  // and while a catch-up moves pages, leave the cores to it.
+  earliest = std::max(earliest, last_scan_end_ + 3 * last_scan_duration_);
+  if (catchup_active()) earliest = std::max(earliest, last_scan_end_ + kCatchupScanInterval);
+  next_scan_ = std::max(earliest, Clock::now());
   scan_timer_.expires_at(next_scan_);
   scan_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
@@ -171,7 +187,10 @@ void Replicator::scan_now(const char* why) {
     }
   }
   ScanStats stats;
+  const auto started = Clock::now();
   tracker_.scan(engine_, &stats);
+  last_scan_end_ = Clock::now();
+  last_scan_duration_ = last_scan_end_ - started;
   counters_.pages_changed += stats.pages_changed;
   counters_.bytes_changed += stats.bytes_changed;
   ++counters_.scans;
@@ -337,9 +356,8 @@ void Replicator::start_catchup(net::SessionId id, PeerState& peer,
   if (!peer.pages.empty()) {
     spdlog::info("catch-up to peer {}: sending {} pages", peer.peer_id, peer.pages.size());
   }
-  // Two steps in flight: one being written while the next is prepared.
-  send_catchup_step(id, peer.round);
-  send_catchup_step(id, peer.round);
+  // Several steps in flight, so that the socket never waits for the next one to be exported.
+  for (int i = 0; i < kCatchupStepsInFlight; ++i) send_catchup_step(id, peer.round);
 }
 
 void Replicator::send_catchup_step(net::SessionId id, std::uint64_t round) {
@@ -347,9 +365,10 @@ void Replicator::send_catchup_step(net::SessionId id, std::uint64_t round) {
   if (it == peers_.end()) return;
   PeerState& peer = it->second;
   if (peer.round != round || peer.done_sent) return;
-
+  // Exporting needs the engine; encoding does not, so it happens on the network thread, and
+  // an initial sync keeps both threads busy.
   const std::uint64_t frame_budget = config_.max_frame_bytes - kPageStatesSlackBytes;
-  std::vector<net::Frame> frames;
+  std::vector<proto::Message> messages;
   proto::PageStates current;
   std::uint64_t current_bytes = 0;
   std::uint64_t step_bytes = 0;
@@ -359,8 +378,8 @@ void Replicator::send_catchup_step(net::SessionId id, std::uint64_t round) {
     if (!state.ok()) continue;  // out of range: nothing to send
     const std::uint64_t size = net::page_state_wire_bytes(*state);
     if (!current.pages.empty() && current_bytes + size > frame_budget) {
-      frames.push_back(encode_frame(current));
-      current.pages.clear();
+      messages.emplace_back(std::move(current));
+      current = {};
       current_bytes = 0;
     }
     current_bytes += size;
@@ -369,12 +388,12 @@ void Replicator::send_catchup_step(net::SessionId id, std::uint64_t round) {
     ++peer.round_pages_sent;
     current.pages.push_back(std::move(*state));
   }
-  if (!current.pages.empty()) frames.push_back(encode_frame(current));
+  if (!current.pages.empty()) messages.emplace_back(std::move(current));
 
   std::function<void()> on_sent;
   if (peer.next_page >= peer.pages.size()) {
     peer.done_sent = true;
-    frames.push_back(encode_frame(proto::CatchupDone{peer.round_pages_sent}));
+    messages.emplace_back(proto::CatchupDone{peer.round_pages_sent});
     if (peer.round_pages_sent > 0) {
       spdlog::info("catch-up to peer {}: sent {} pages ({} bytes) in {} ms", peer.peer_id,
                    peer.round_pages_sent, peer.round_bytes_sent, ms_since(peer.round_started));
@@ -384,7 +403,10 @@ void Replicator::send_catchup_step(net::SessionId id, std::uint64_t round) {
       asio::post(engine_io_, [this, id, round] { send_catchup_step(id, round); });
     };
   }
-  post_to_net([this, id, frames = std::move(frames), on_sent = std::move(on_sent)]() mutable {
+  post_to_net([this, id, messages = std::move(messages), on_sent = std::move(on_sent)]() mutable {
+    std::vector<net::Frame> frames;
+    frames.reserve(messages.size());
+    for (const auto& message : messages) frames.push_back(encode_frame(message));
     mesh_->send(id, std::move(frames), std::move(on_sent));
   });
 }

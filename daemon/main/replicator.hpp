@@ -31,8 +31,8 @@ namespace wmd::daemon {
 struct ReplicatorConfig {
   std::chrono::milliseconds scan_interval{100};  // 0: only on request_flush()
   std::uint32_t max_frame_bytes = proto::kDefaultMaxFrameBytes;
-  // Page states prepared per catch-up step; two steps are kept queued per peer.
-  std::uint64_t catchup_batch_bytes = 4ull << 20;
+  // Page states prepared per catch-up step; a few steps are kept queued per peer.
+  std::uint64_t catchup_batch_bytes = 2ull << 20;
   std::chrono::seconds stats_interval{10};  // 0: no stats line
   std::chrono::milliseconds status_interval{1000};
   std::uint64_t parallel_scan_threshold_bytes = 64ull << 20;
@@ -98,6 +98,7 @@ class Replicator {
   // Engine thread.
   void scan_now(const char* why);
   void schedule_scan();
+  bool catchup_active() const;
   void on_established(const net::SessionInfo& info, const proto::Hello& hello);
   void on_closed(net::SessionId id);
   void on_message(net::SessionId id, proto::Message message);
@@ -126,6 +127,8 @@ class Replicator {
   boost::asio::steady_timer scan_timer_;
   boost::asio::steady_timer status_timer_;
   std::chrono::steady_clock::time_point next_scan_;
+  std::chrono::steady_clock::time_point last_scan_end_;
+  std::chrono::steady_clock::duration last_scan_duration_{};
   std::thread thread_;
   std::atomic<std::uint64_t> inbound_backlog_bytes_{0};
 

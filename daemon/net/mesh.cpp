@@ -268,6 +268,15 @@ void Mesh::connection_hello(const std::shared_ptr<Connection>& connection,
     dialer->backoff.reset();
     dialer->last_failure.clear();
   }
+  if (!connection->outbound() &&
+      keeps_connection(config_.identity.peer_id, hello.peer_id, /*outbound=*/true)) {
+    // If one of our dialers leads to this peer, its connection will win the tie-break and
+    // replace this one: let that happen now rather than after a backoff, before a catch-up
+    // round gets far on this connection.
+    for (auto& d : dialers_) {
+      if (!d->peer_id && !d->busy && !d->is_self) schedule_dial(*d, std::chrono::milliseconds(0));
+    }
+  }
   spdlog::info("connected to peer {} at {} ({}, its size {} bytes)", hello.peer_id,
                connection->address(), connection->outbound() ? "dialed" : "accepted",
                hello.size_bytes);
