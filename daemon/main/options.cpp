@@ -15,11 +15,12 @@
 namespace wmd::daemon {
 namespace {
 
-enum class Kind { text, size, count, octal, host_port, host_port_list, log_level };
+enum class Kind { text, size, count, octal, host_port, host_port_list, log_level, flag };
 
-using Target = std::variant<std::string Options::*, std::uint64_t Options::*,
-                            std::uint32_t Options::*, std::optional<std::uint64_t> Options::*,
-                            net::HostPort Options::*, std::vector<net::HostPort> Options::*>;
+using Target =
+    std::variant<std::string Options::*, std::uint64_t Options::*, std::uint32_t Options::*,
+                 std::optional<std::uint64_t> Options::*, net::HostPort Options::*,
+                 std::vector<net::HostPort> Options::*, bool Options::*>;
 
 // One option: its flag (--name) is also its config-file key.
 struct OptionSpec {
@@ -88,6 +89,25 @@ const std::array kOptions{
                Kind::count, 0, 86400, false, &Options::stats_interval_s},
     OptionSpec{"log-level", "LEVEL", "info", "trace, debug, info, warn or error", Kind::log_level,
                0, 0, false, &Options::log_level},
+    OptionSpec{"allow-foreign-writable", "", nullptr,
+               "accept a segment owned by another user or writable by group/others beyond "
+               "--segment-mode (refused by default)",
+               Kind::flag, 0, 0, false, &Options::allow_foreign_writable},
+    OptionSpec{"max-connections", "N", "64",
+               "peer connections open at once; further inbound ones are closed at once",
+               Kind::count, 1, 65535, false, &Options::max_connections},
+    OptionSpec{"tls-cert", "FILE", nullptr,
+               "PEM certificate of this node: with --tls-key and --tls-ca, every peer connection "
+               "uses mutual TLS and plaintext or unknown peers are refused",
+               Kind::text, 1, 4096, false, &Options::tls_cert},
+    OptionSpec{"tls-key", "FILE", nullptr, "PEM private key of --tls-cert", Kind::text, 1, 4096,
+               false, &Options::tls_key},
+    OptionSpec{"tls-ca", "FILE", nullptr,
+               "PEM certificate(s) of the CA that signs every node's certificate", Kind::text, 1,
+               4096, false, &Options::tls_ca},
+    OptionSpec{"metrics", "HOST:PORT", nullptr,
+               "serve Prometheus metrics at http://HOST:PORT/metrics", Kind::host_port, 0, 0, false,
+               &Options::metrics},
 };
 
 [[noreturn]] void fail(const std::string& message) {
@@ -133,7 +153,8 @@ void apply_one(Options& options, const OptionSpec& spec, const std::string& raw)
       return;
     }
     case Kind::host_port_list:
-      return;  // handled by the caller, item by item
+    case Kind::flag:
+      return;  // handled by the caller
     case Kind::size:
     case Kind::count:
     case Kind::octal: {
@@ -184,6 +205,11 @@ void check_together(const Options& options) {
   if (options.heartbeat_timeout_ms <= options.heartbeat_interval_ms) {
     fail("--heartbeat-timeout: must be longer than --heartbeat-interval");
   }
+  const int tls_files =
+      !options.tls_cert.empty() + !options.tls_key.empty() + !options.tls_ca.empty();
+  if (tls_files != 0 && tls_files != 3) {
+    fail("--tls-cert, --tls-key and --tls-ca go together: give all three or none");
+  }
   if (!is_valid_peer_id(options.id)) {
     fail("--id: '" + options.id + "' must be 1-64 printable ASCII characters without spaces");
   }
@@ -224,6 +250,7 @@ Options parse_options(std::span<const std::string> args, const std::string& host
   app.get_formatter()->column_width(34);
   std::vector<std::string> raw(kOptions.size());
   std::vector<std::vector<std::string>> raw_lists(kOptions.size());
+  std::vector<char> raw_flags(kOptions.size(), 0);
   std::vector<CLI::Option*> cli(kOptions.size());
   for (std::size_t i = 0; i < kOptions.size(); ++i) {
     const auto& spec = kOptions[i];
@@ -231,6 +258,9 @@ Options parse_options(std::span<const std::string> args, const std::string& host
     CLI::Option* option = nullptr;
     if (spec.kind == Kind::host_port_list) {
       option = app.add_option(flag, raw_lists[i], spec.help)->delimiter(',');
+    } else if (spec.kind == Kind::flag) {
+      option = app.add_flag_callback(
+          flag, [&raw_flags, i] { raw_flags[i] = 1; }, spec.help);
     } else {
       option = app.add_option(flag, raw[i], spec.help);
     }
@@ -266,6 +296,10 @@ Options parse_options(std::span<const std::string> args, const std::string& host
         }
         list.push_back(*parsed);
       }
+      continue;
+    }
+    if (spec.kind == Kind::flag) {
+      options.*std::get<bool Options::*>(spec.target) = raw_flags[i] != 0;
       continue;
     }
     if (cli[i]->count() > 0) {

@@ -33,6 +33,13 @@ struct Options {
   std::uint64_t heartbeat_timeout_ms = 5000;
   std::uint64_t handshake_timeout_ms = 5000;
   std::uint64_t stats_interval_s = 10;  // 0: no periodic stats line
+  bool allow_foreign_writable = false;  // accept a segment other users can write
+  std::uint64_t max_connections = 64;
+  // Mutual TLS: all three or none.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
+  net::HostPort metrics;  // port 0: no metrics endpoint
   std::string config_file;
   std::string log_level = "info";
 };

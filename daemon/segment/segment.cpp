@@ -215,6 +215,16 @@ void Segment::publish_status(const SegmentStatus& status) {
     to.patches_received = from.patches_received;
   }
   core::write_status(&impl_->ctl()->status, block);
+  wmd_ctl_counters& counters = impl_->ctl()->counters;
+  const auto store = [](std::uint64_t& word, std::uint64_t value) {
+    core::shared(word).store(value, std::memory_order_relaxed);
+  };
+  store(counters.scans, status.counters.scans);
+  store(counters.pages_changed, status.counters.pages_changed);
+  store(counters.bytes_changed, status.counters.bytes_changed);
+  store(counters.patches_applied, status.counters.patches_applied);
+  store(counters.catchups, status.counters.catchups);
+  store(counters.connection_errors, status.counters.connection_errors);
 }
 
 std::vector<WriterRecord> Segment::writers() const {

@@ -39,6 +39,16 @@ struct WriterRecord {
   bool kernel_tracking = false;  // registered with userfaultfd WP_ASYNC
 };
 
+// Daemon totals since it started (wmd_ctl_counters).
+struct SegmentCounters {
+  std::uint64_t scans = 0;
+  std::uint64_t pages_changed = 0;
+  std::uint64_t bytes_changed = 0;
+  std::uint64_t patches_applied = 0;
+  std::uint64_t catchups = 0;
+  std::uint64_t connection_errors = 0;
+};
+
 // What the daemon publishes for clients and wmdctl (see segment_layout.h for limits).
 struct SegmentPeerStatus {
   std::string peer_id;
@@ -58,6 +68,7 @@ struct SegmentStatus {
   std::string last_error;
   std::string tracking_mode;  // "hash" or "kernel"
   std::vector<SegmentPeerStatus> peers;
+  SegmentCounters counters;
 };
 
 class Segment {

@@ -82,6 +82,19 @@ typedef struct wmd_ctl_status {
   wmd_ctl_peer peers[WMD_MAX_PEERS];
 } wmd_ctl_status;
 
+/* The daemon's totals since it started, for wmdctl. Each word is stored atomically (relaxed) by
+ * the daemon once per status update and read word by word: monotonic counters, outside the
+ * status seqlock. They took the place of padding after layout version 1 was fixed, so a daemon
+ * that predates them leaves them zero. */
+typedef struct wmd_ctl_counters {
+  uint64_t scans;
+  uint64_t pages_changed;
+  uint64_t bytes_changed;
+  uint64_t patches_applied;   /* patches from peers applied */
+  uint64_t catchups;          /* catch-up rounds started towards peers */
+  uint64_t connection_errors; /* peer connections that ended in an error */
+} wmd_ctl_counters;
+
 typedef struct wmd_ctl_writer {
   int32_t pid;               /* 0: free; claimed by compare-and-swap */
   uint32_t flags;            /* WMD_WRITER_* */
@@ -106,7 +119,7 @@ typedef struct wmd_ctl {
   uint32_t flush_done;
   uint32_t remote_applied;
   uint32_t reserved2;
-  uint8_t padding0[48];
+  wmd_ctl_counters counters; /* rest of the doorbell line; written about once a second */
   wmd_ctl_status status;
   wmd_ctl_writer writers[WMD_MAX_WRITERS];
 } wmd_ctl;
@@ -119,6 +132,8 @@ typedef struct wmd_ctl {
 
 WMD_LAYOUT_ASSERT(sizeof(wmd_ctl_peer) == 112, "wmd_ctl_peer layout");
 WMD_LAYOUT_ASSERT(sizeof(wmd_ctl_writer) == 32, "wmd_ctl_writer layout");
+WMD_LAYOUT_ASSERT(sizeof(wmd_ctl_counters) == 48, "wmd_ctl_counters layout");
+WMD_LAYOUT_ASSERT(__builtin_offsetof(wmd_ctl, counters) == 80, "wmd_ctl layout");
 WMD_LAYOUT_ASSERT(sizeof(wmd_ctl_status) == 3904, "wmd_ctl_status layout");
 WMD_LAYOUT_ASSERT(__builtin_offsetof(wmd_ctl, page_size_bytes) == 12, "wmd_ctl layout");
 WMD_LAYOUT_ASSERT(__builtin_offsetof(wmd_ctl, generation) == 32, "wmd_ctl layout");
