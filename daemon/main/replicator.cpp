@@ -191,6 +191,8 @@ void Replicator::scan_now(const char* why) {
   tracker_.scan(engine_, &stats);
   last_scan_end_ = Clock::now();
   last_scan_duration_ = last_scan_end_ - started;
+  counters_.scan_time_us += static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(last_scan_duration_).count());
   counters_.pages_changed += stats.pages_changed;
   counters_.bytes_changed += stats.bytes_changed;
   ++counters_.scans;
@@ -302,6 +304,7 @@ void Replicator::on_message(net::SessionId id, proto::Message message) {
     }
     peer.pages_received = 0;
     peer.bytes_received = 0;
+    last_catchup_unix_ms_[peer.peer_id] = unix_ms();
   }
   // Hello, Heartbeat and Error never reach here (the connection handles them).
 }
@@ -353,6 +356,7 @@ void Replicator::start_catchup(net::SessionId id, PeerState& peer,
   peer.round_pages_sent = 0;
   peer.round_bytes_sent = 0;
   peer.round_started = Clock::now();
+  ++counters_.catchups_started;
   if (!peer.pages.empty()) {
     spdlog::info("catch-up to peer {}: sending {} pages", peer.peer_id, peer.pages.size());
   }
@@ -393,6 +397,8 @@ void Replicator::send_catchup_step(net::SessionId id, std::uint64_t round) {
   std::function<void()> on_sent;
   if (peer.next_page >= peer.pages.size()) {
     peer.done_sent = true;
+    ++counters_.catchups_completed;
+    last_catchup_unix_ms_[peer.peer_id] = unix_ms();
     messages.emplace_back(proto::CatchupDone{peer.round_pages_sent});
     if (peer.round_pages_sent > 0) {
       spdlog::info("catch-up to peer {}: sent {} pages ({} bytes) in {} ms", peer.peer_id,
@@ -444,10 +450,33 @@ void Replicator::on_status(net::MeshSnapshot snapshot) {
       p.queue_bytes = peer.queue_bytes;
       p.patches_sent = peer.patches_sent;
       p.patches_received = peer.patches_received;
+      if (auto it = last_catchup_unix_ms_.find(peer.peer_id); it != last_catchup_unix_ms_.end()) {
+        p.last_catchup_unix_ms = it->second;
+      }
       status.peers.push_back(std::move(p));
     }
+    status.counters = {
+        counters_.scans,           counters_.pages_changed,    counters_.bytes_changed,
+        counters_.patches_applied, counters_.catchups_started, snapshot.connection_errors};
     hooks_.publish_status(status);
   }
+  DaemonCounters published;
+  published.scans = counters_.scans;
+  published.scan_time_us = counters_.scan_time_us;
+  published.pages_changed = counters_.pages_changed;
+  published.bytes_changed = counters_.bytes_changed;
+  published.patches_applied = counters_.patches_applied;
+  published.bytes_applied = counters_.bytes_applied;
+  published.pages_merged = counters_.pages_merged;
+  published.catchups_started = counters_.catchups_started;
+  published.catchups_completed = counters_.catchups_completed;
+  published.errors = errors_;
+  published.size_bytes = engine_.size_bytes();
+  published.max_size_bytes = engine_.max_size_bytes();
+  published.lamport = engine_.lamport();
+  published.local_seq = engine_.local_seq();
+  published.tracking_mode = "hash";
+  board_.publish(published);
   if (config_.stats_interval.count() > 0 && Clock::now() - last_stats_ >= config_.stats_interval) {
     last_stats_ = Clock::now();
     const auto& was = counters_at_last_stats_;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "daemon/engine/engine.hpp"
+#include "daemon/main/metrics.hpp"
 #include "daemon/net/catchup.hpp"
 #include "daemon/net/mesh.hpp"
 #include "daemon/segment/segment.hpp"
@@ -71,6 +72,9 @@ class Replicator {
   void final_scan(std::function<void()> done);
   // Stops and joins the engine thread. Idempotent.
   void stop();
+
+  // The totals as of the last status update (about once a second); safe from any thread.
+  DaemonCounters counters() const { return board_.read(); }
 
   // For tests: runs fn on the engine thread and waits for it.
   void run_on_engine_thread(const std::function<void(Engine&)>& fn);
@@ -149,7 +153,13 @@ class Replicator {
     std::uint64_t patches_applied = 0;
     std::uint64_t bytes_applied = 0;
     std::uint64_t pages_merged = 0;
+    std::uint64_t scan_time_us = 0;
+    std::uint64_t catchups_started = 0;
+    std::uint64_t catchups_completed = 0;
   };
+  // Last completed catch-up round with each peer (either direction), by peer id.
+  std::map<std::string, std::uint64_t> last_catchup_unix_ms_;
+  CounterBoard board_;  // published copy of counters_ and the engine's figures
   Counters counters_;
   Counters counters_at_last_stats_;
   net::MeshSnapshot mesh_at_last_stats_;

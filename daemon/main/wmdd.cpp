@@ -8,6 +8,8 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -15,9 +17,13 @@
 #include <vector>
 
 #include "daemon/engine/engine.hpp"
+#include "daemon/main/metrics.hpp"
 #include "daemon/main/options.hpp"
 #include "daemon/main/replicator.hpp"
+#include "daemon/main/systemd_notifier.hpp"
 #include "daemon/net/mesh.hpp"
+#include "daemon/net/metrics_server.hpp"
+#include "daemon/net/tls_context.hpp"
 #include "daemon/segment/segment.hpp"
 
 namespace {
@@ -27,6 +33,22 @@ using wmd::daemon::Options;
 
 constexpr auto kShutdownFlushTimeout = std::chrono::milliseconds(2000);
 constexpr auto kDoorbellPoll = std::chrono::milliseconds(500);
+constexpr auto kSystemdStatusInterval = std::chrono::seconds(5);
+constexpr int kExitConfig = 2;  // as for bad options: systemd does not restart it
+
+// True for 127.0.0.0/8, ::1 and "localhost": addresses no other machine can reach.
+bool is_loopback(const std::string& host) {
+  if (host == "localhost") return true;
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(host, ec);
+  return !ec && address.is_loopback();
+}
+
+std::string systemd_status(const Options& options, const wmd::net::MeshSnapshot& mesh,
+                           std::uint64_t size_bytes) {
+  return fmt::format("serving {}: {} peer(s) connected, size {} bytes, {} bytes queued",
+                     options.segment, mesh.peers.size(), size_bytes, mesh.queue_bytes);
+}
 
 std::string host_name() {
   char name[256] = {};
@@ -80,6 +102,7 @@ int run(const Options& options) {
   segment_config.max_size_bytes = options.max_size_bytes;
   segment_config.page_size_bytes = options.page_size_bytes;
   segment_config.mode = options.segment_mode;
+  segment_config.allow_foreign_writable = options.allow_foreign_writable;
   auto segment_result = wmd::Segment::open(segment_config);
   if (!segment_result.ok()) {
     spdlog::error(
@@ -140,8 +163,30 @@ int run(const Options& options) {
       recovery.corrupt_pages,
       !recovery.resumed ? "n/a" : (recovery.clean_shutdown ? "clean" : "unclean"));
 
+  // --- transport security ---------------------------------------------------------------
+  std::shared_ptr<asio::ssl::context> tls;
+  if (!options.tls_cert.empty()) {
+    std::string why;
+    auto context =
+        wmd::net::make_tls_context({options.tls_cert, options.tls_key, options.tls_ca}, &why);
+    if (!context.ok()) {
+      spdlog::error("cannot set up TLS: {}", why);
+      return kExitConfig;
+    }
+    tls = std::move(context).value();
+    spdlog::info("mutual TLS on every peer connection (CA {}); plaintext peers are refused",
+                 options.tls_ca);
+  } else if (!is_loopback(options.listen.host)) {
+    spdlog::warn(
+        "listening on {} WITHOUT TLS: anyone who can reach this port can read and change the "
+        "segment; give --tls-cert, --tls-key and --tls-ca (see scripts/make-test-certs), or "
+        "listen on 127.0.0.1",
+        options.listen.to_string());
+  }
+
   // --- threads: network here, engine on the replicator's thread ----------------------------
   asio::io_context net_io(1);
+  wmd::daemon::SystemdNotifier systemd(net_io);
   wmd::daemon::ReplicatorConfig replicator_config;
   replicator_config.scan_interval = std::chrono::milliseconds(options.scan_interval_ms);
   replicator_config.max_frame_bytes = options.max_frame_bytes;
@@ -164,6 +209,8 @@ int run(const Options& options) {
   mesh_config.heartbeat_interval = std::chrono::milliseconds(options.heartbeat_interval_ms);
   mesh_config.heartbeat_timeout = std::chrono::milliseconds(options.heartbeat_timeout_ms);
   mesh_config.handshake_timeout = std::chrono::milliseconds(options.handshake_timeout_ms);
+  mesh_config.tls = tls;
+  mesh_config.max_connections = options.max_connections;
   mesh_config.seed =
       static_cast<std::uint64_t>(getpid()) ^
       static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
@@ -176,11 +223,41 @@ int run(const Options& options) {
   }
   segment->set_daemon_pid(static_cast<std::int32_t>(getpid()));
 
+  std::unique_ptr<wmd::net::MetricsServer> metrics;
+  if (options.metrics.port != 0) {
+    const wmd::daemon::MetricsIdentity identity{options.segment, options.id, WMD_VERSION_STRING};
+    metrics = std::make_unique<wmd::net::MetricsServer>(net_io, [&, identity] {
+      return wmd::daemon::render_prometheus(identity, replicator.counters(), mesh.snapshot());
+    });
+    if (auto started = metrics->start(options.metrics); !started.ok()) {
+      spdlog::error("{}", metrics->last_error_text());
+      return 1;
+    }
+    spdlog::info("metrics at http://{}/metrics", options.metrics.to_string());
+  }
+
+  // systemd: ready once we listen with the segment mapped; then a status line now and then.
+  systemd.ready(systemd_status(options, mesh.snapshot(), engine->size_bytes()));
+  asio::steady_timer status_timer(net_io);
+  std::function<void()> schedule_status = [&] {
+    status_timer.expires_after(kSystemdStatusInterval);
+    status_timer.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      systemd.status(systemd_status(options, mesh.snapshot(), replicator.counters().size_bytes));
+      schedule_status();
+    });
+  };
+  schedule_status();
+
   asio::signal_set signals(net_io, SIGINT, SIGTERM);
   bool stopping = false;
   signals.async_wait([&](boost::system::error_code ec, int signal_number) {
     if (ec || stopping) return;
     stopping = true;
+    boost::system::error_code ignored;
+    status_timer.cancel(ignored);
+    if (metrics) metrics->stop();
+    systemd.stopping("stopping: final scan and flushing queues");
     spdlog::info("received {}: final scan, flushing queues, exiting",
                  signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
     replicator.final_scan([&] { mesh.shutdown(kShutdownFlushTimeout, [&] { net_io.stop(); }); });
