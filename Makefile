@@ -32,7 +32,7 @@ test: test-asan build
 	ctest --test-dir $(BUILD) --output-on-failure
 
 demo: build
-	$(BUILD)/bin/wmd-demo
+	scripts/demo --build $(BUILD)
 
 bench: build
 	bench/run $(BUILD)
