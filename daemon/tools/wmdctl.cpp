@@ -176,7 +176,7 @@ void print_status(const std::string& name, const wmd_segment* segment, const wmd
   }
   std::printf("peers: %u\n", s.peer_count);
   if (s.peer_count > 0) {
-    std::printf("  %-24s %-12s %10s %12s %9s/%-9s  %s\n", "PEER", "STATE", "RTT", "QUEUE",
+    std::printf("  %-24s %-12s %10s %12s %11s/%-9s  %s\n", "PEER", "STATE", "RTT", "QUEUE",
                 "PATCHES OUT", "IN", "LAST CATCH-UP");
   }
   for (std::uint32_t i = 0; i < s.peer_count && i < WMD_MAX_PEERS; ++i) {

@@ -198,7 +198,7 @@ class Daemon:
             argv += [f"--{key}", str(value)]
         return argv
 
-    def start(self, wait_listening=True, timeout_s=15):
+    def start(self, wait_listening=True, timeout_s=15, env=None):
         assert self.proc is None or self.proc.poll() is not None, f"{self.id} already running"
         self.starts += 1
         argv = self.argv()
@@ -207,7 +207,7 @@ class Daemon:
         logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             argv, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent)
+            preexec_fn=_die_with_parent, env=env)
         logf.close()
         if wait_listening:
             self.wait_listening(timeout_s)
