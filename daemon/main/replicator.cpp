@@ -381,6 +381,15 @@ void Replicator::send_catchup_step(net::SessionId id, std::uint64_t round) {
     auto state = engine_.export_page(page);
     if (!state.ok()) continue;  // out of range: nothing to send
     const std::uint64_t size = net::page_state_wire_bytes(*state);
+    if (size > frame_budget) {
+      ++errors_;
+      last_error_ = "page " + std::to_string(page) + " does not fit a frame";
+      spdlog::error(
+          "catch-up to peer {}: page {} ({} version runs) does not fit --max-frame {}; "
+          "not sent",
+          peer.peer_id, page, state->versions.size(), config_.max_frame_bytes);
+      continue;
+    }
     if (!current.pages.empty() && current_bytes + size > frame_budget) {
       messages.emplace_back(std::move(current));
       current = {};
