@@ -224,3 +224,34 @@ TEST_CASE("a config file with an unknown key or a bad value is refused with exit
 }
 
 }  // namespace wmd::daemon
+
+namespace wmd::daemon {
+namespace {
+
+TEST_CASE("operations options: TLS files, metrics address, connection limit, foreign segments") {
+  const auto defaults = parse({"--segment", "/s"});
+  CHECK(defaults.tls_cert.empty());
+  CHECK(defaults.metrics.port == 0);
+  CHECK(defaults.max_connections == 64);
+  CHECK_FALSE(defaults.allow_foreign_writable);
+  const auto set =
+      parse({"--segment", "/s", "--tls-cert", "n.crt", "--tls-key", "n.key", "--tls-ca", "ca.crt",
+             "--metrics", "127.0.0.1:9411", "--max-connections", "8", "--allow-foreign-writable"});
+  CHECK(set.tls_cert == "n.crt");
+  CHECK(set.tls_key == "n.key");
+  CHECK(set.tls_ca == "ca.crt");
+  CHECK(set.metrics == net::HostPort{"127.0.0.1", 9411});
+  CHECK(set.max_connections == 8);
+  CHECK(set.allow_foreign_writable);
+}
+
+TEST_CASE("TLS files go together: one or two of them is a usage error naming all three") {
+  CHECK(exit_code_of({"--segment", "/s", "--tls-cert", "n.crt"}) == 2);
+  CHECK(
+      error_of({"--segment", "/s", "--tls-cert", "n.crt", "--tls-key", "n.key"}).find("--tls-ca") !=
+      std::string::npos);
+  CHECK(exit_code_of({"--segment", "/s", "--max-connections", "0"}) == 2);
+}
+
+}  // namespace
+}  // namespace wmd::daemon
