@@ -195,6 +195,9 @@ class Daemon:
         for key, value in self.options.items():
             if value is None:
                 continue
+            if value is True:  # a flag without a value
+                argv.append(f"--{key}")
+                continue
             argv += [f"--{key}", str(value)]
         return argv
 
