@@ -165,10 +165,11 @@ Result<ApplyStats> Engine::Impl::apply(const Patch& patch) {
                      apply_lists_.begin() + w.list_first + w.list_count);
     const PageRange& first = apply_written_[w.written_first];
     if (w.written_count == 1 && first.start == 0 && first.end == page_size_) {
-      // The whole page: hash the payload (pulling it into cache) and stream it to both copies.
+      // The whole page: stream the payload to both copies, hashing it on the way (the new
+      // shadow's hash is the payload's), so the page is read once and never re-read.
       const std::uint8_t* from = patch.bytes.data() + first.payload_offset;
-      const std::uint64_t hash = engine_detail::hash_bytes(from, page_size_);
-      engine_detail::copy_to_both(memory, shadow, from, page_size_);
+      const std::uint64_t hash =
+          engine_detail::copy_to_both_hashed(memory, shadow, from, page_size_);
       stats.bytes_written += page_size_;
       publish_head(w.page, pool_->store(new_list_));
       set_record(w.page, hash, new_list_);
