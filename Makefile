@@ -37,6 +37,12 @@ demo: build
 bench: build
 	bench/run $(BUILD)
 
+# The soak (opt-in, not part of `make test`): 4 daemons, continuous writers, throughput and the
+# largest divergence window. SOAK_MINUTES=1 make soak for a short run.
+SOAK_MINUTES ?= 10
+soak: build
+	scripts/soak $(BUILD) $(SOAK_MINUTES)
+
 install: build
 	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
 
