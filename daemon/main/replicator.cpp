@@ -464,6 +464,14 @@ void Replicator::on_status(net::MeshSnapshot snapshot) {
       }
       status.peers.push_back(std::move(p));
     }
+    for (const auto& dialer : snapshot.disconnected) {
+      SegmentPeerStatus p;
+      p.peer_id = dialer.peer_id.empty() ? dialer.address : dialer.peer_id;
+      if (auto it = last_catchup_unix_ms_.find(p.peer_id); it != last_catchup_unix_ms_.end()) {
+        p.last_catchup_unix_ms = it->second;
+      }
+      status.peers.push_back(std::move(p));
+    }
     status.counters = {
         counters_.scans,           counters_.pages_changed,    counters_.bytes_changed,
         counters_.patches_applied, counters_.catchups_started, snapshot.connection_errors};

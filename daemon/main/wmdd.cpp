@@ -186,6 +186,9 @@ int run(const Options& options) {
 
   // --- threads: network here, engine on the replicator's thread ----------------------------
   asio::io_context net_io(1);
+  // Registered before we listen: a SIGTERM that arrives while starting up is queued for the
+  // handler below instead of killing the process with the default action.
+  asio::signal_set signals(net_io, SIGINT, SIGTERM);
   wmd::daemon::SystemdNotifier systemd(net_io);
   wmd::daemon::ReplicatorConfig replicator_config;
   replicator_config.scan_interval = std::chrono::milliseconds(options.scan_interval_ms);
@@ -249,7 +252,6 @@ int run(const Options& options) {
   };
   schedule_status();
 
-  asio::signal_set signals(net_io, SIGINT, SIGTERM);
   bool stopping = false;
   signals.async_wait([&](boost::system::error_code ec, int signal_number) {
     if (ec || stopping) return;

@@ -452,6 +452,13 @@ MeshSnapshot Mesh::snapshot() const {
     peer.dropped_frames = connection->send_queue().dropped_frames();
     snap.peers.push_back(std::move(peer));
   }
+  snap.disconnected.clear();
+  for (const auto& dialer : dialers_) {
+    if (dialer->is_self) continue;
+    if (dialer->peer_id && established_.count(*dialer->peer_id) != 0) continue;
+    snap.disconnected.push_back(
+        {dialer->address.to_string(), dialer->peer_id.value_or(""), dialer->last_failure});
+  }
   return snap;
 }
 

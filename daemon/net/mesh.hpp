@@ -94,8 +94,16 @@ struct PeerSnapshot {
   std::uint64_t dropped_frames = 0;
 };
 
+// A configured peer (--peers) with no established session.
+struct DialerSnapshot {
+  std::string address;       // as configured, "host:port"
+  std::string peer_id;       // learned from an earlier hello; "" when never reached
+  std::string last_failure;  // why the last attempt failed; "" when none yet
+};
+
 struct MeshSnapshot {
   std::vector<PeerSnapshot> peers;  // established sessions
+  std::vector<DialerSnapshot> disconnected;
   // Totals over the mesh's lifetime, closed sessions included.
   std::uint64_t patches_sent = 0;
   std::uint64_t patches_received = 0;

@@ -4,7 +4,8 @@ peer connected with its RTT and queue, the clocks, the segment's size, the track
 counters that moved with the writes; `wmdctl flush` returns 0; the daemon's --metrics endpoint
 serves Prometheus text with scans, scan time, changed pages and bytes, per-peer patches and
 bytes, catch-ups, connection errors, queue depth and audit findings, and answers 404 elsewhere.
-Once the daemon stopped, `wmdctl status` and `flush` exit 3 (no daemon)."""
+A stopped peer is listed as disconnected. Once the daemon stopped, `wmdctl status` and `flush`
+exit 3 (no daemon)."""
 
 import json
 import os
@@ -118,6 +119,18 @@ def body(h):
     except urllib.error.HTTPError as e:
         assert e.code == 404, e.code
 
+    # --- a peer goes away: listed as disconnected --------------------------------------------
+    h.stop_all_checked([b])
+
+    def b_disconnected():
+        rc, out, _ = wmdctl(h, "status", a.segment, "--json")
+        peers = json.loads(out)["peers"] if rc == 0 else []
+        return [p for p in peers if p["peer_id"] == "b" and p["state"] == "disconnected"]
+
+    gone = wh.wait_until(b_disconnected, 10, "a's status to list b as disconnected")
+    assert gone[0]["last_catchup_unix_ms"] > 0, gone
+    h.note("stopped peer b listed as disconnected, with its last catch-up time")
+
     # --- no daemon --------------------------------------------------------------------------
     h.stop_all_checked([a])
     rc, out, _ = wmdctl(h, "status", a.segment)
@@ -125,7 +138,6 @@ def body(h):
     rc, _, err = wmdctl(h, "flush", a.segment, "--timeout", "1000")
     assert rc == 3, (rc, err)
     h.note("daemon stopped: wmdctl status and flush exit 3")
-    h.stop_all_checked([b])
 
 
 if __name__ == "__main__":
