@@ -17,7 +17,7 @@ MARKER_DEADLINE_S = 3
 
 
 def body(h):
-    a, b, c = h.mesh(3, SIZE, **{"send-queue": 256 * 1024})
+    a, b, c = h.mesh(3, SIZE, **{"send-queue": 4 * 1024 * 1024})
     probe = wh.Mapping(a.segment)
     marker = h.rng.randbytes(8)
     probe.write(0, marker)
