@@ -149,6 +149,14 @@ def body(h):
     assert hello["peer_id"] == "tls-a" and hello["cluster"] == h.cluster, hello
     h.note("raw clients: plaintext, no certificate and foreign certificate got no wmd byte; "
            "a good certificate got the hello")
+    # A client that never starts the TLS handshake is closed by the handshake timeout.
+    s = socket.create_connection(("127.0.0.1", ports[0]), timeout=5)
+    timeout_s = h.default_options()["handshake-timeout"] / 1000
+    data, closed = read_for(s, timeout_s + 3)
+    s.close()
+    assert closed and data == b"", f"a silent client was not closed ({data[:32]!r})"
+    wh.wait_until(lambda: "no handshake within" in a.log_text(), 5, "the handshake timeout log")
+    h.note("a client silent before the TLS handshake was closed by the handshake timeout")
 
     # a and b are still syncing.
     m = wh.Mapping(b.segment)
