@@ -17,8 +17,10 @@ using Clock = std::chrono::steady_clock;
 constexpr std::uint64_t kPageStatesSlackBytes = 4096;
 // Catch-up steps (ReplicatorConfig::catchup_batch_bytes each) queued ahead per peer.
 constexpr int kCatchupStepsInFlight = 4;
-// Least time between two timed scans while a catch-up is moving pages.
+// Least time between two timed scans that take kSlowScan or more, while a catch-up is moving
+// pages (small segments scan in well under a millisecond and are never held back).
 constexpr auto kCatchupScanInterval = std::chrono::milliseconds(1000);
+constexpr auto kSlowScan = std::chrono::milliseconds(10);
 
 std::uint64_t unix_ms() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -162,9 +164,11 @@ void Replicator::schedule_scan() {
   if (config_.scan_interval.count() == 0) return;
   auto earliest = next_scan_ + config_.scan_interval;
   // A hash scan reads the whole segment: on a large one, keep it to about a quarter of a core,
-  // and while a catch-up moves pages, leave the cores to it.
+  // and while a catch-up moves pages, leave the cores to the catch-up.
   earliest = std::max(earliest, last_scan_end_ + 3 * last_scan_duration_);
-  if (catchup_active()) earliest = std::max(earliest, last_scan_end_ + kCatchupScanInterval);
+  if (last_scan_duration_ >= kSlowScan && catchup_active()) {
+    earliest = std::max(earliest, last_scan_end_ + kCatchupScanInterval);
+  }
   next_scan_ = std::max(earliest, Clock::now());
   scan_timer_.expires_at(next_scan_);
   scan_timer_.async_wait([this](boost::system::error_code ec) {
