@@ -41,10 +41,11 @@ struct Node {
     replicator = std::make_unique<Replicator>(*engine, net_io, rc, SegmentHooks{});
   }
 
-  void start_mesh(asio::io_context& net_io, std::vector<net::HostPort> peers) {
+  void start_mesh(asio::io_context& net_io, std::vector<net::HostPort> peers,
+                  std::uint16_t port = 0) {
     net::MeshConfig mc;
     mc.identity = {engine->peer_id(), "test", kPage, kMax};
-    mc.listen = {"127.0.0.1", 0};
+    mc.listen = {"127.0.0.1", port};
     mc.peers = std::move(peers);
     mc.heartbeat_interval = std::chrono::milliseconds(100);
     mc.heartbeat_timeout = std::chrono::milliseconds(2000);
@@ -82,6 +83,13 @@ struct Node {
   std::unique_ptr<net::Mesh> mesh;
   std::atomic<bool> started{false};
 };
+
+// A port that was free a moment ago (the tests need both ports before either mesh starts).
+std::uint16_t free_port() {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  return acceptor.local_endpoint().port();
+}
 
 template <typename Pred>
 bool eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
@@ -151,6 +159,51 @@ TEST_CASE("two replicators over loopback converge: catch-up, live patches, growt
 
   const auto peers = on_net(net_io, [&] { return a.mesh->snapshot().peers.size(); });
   CHECK(peers == 1);
+
+  std::promise<void> a_down;
+  std::promise<void> b_down;
+  asio::post(net_io, [&] {
+    a.mesh->shutdown(std::chrono::milliseconds(500), [&] { a_down.set_value(); });
+    b.mesh->shutdown(std::chrono::milliseconds(500), [&] { b_down.set_value(); });
+  });
+  a_down.get_future().wait();
+  b_down.get_future().wait();
+  a.replicator->stop();
+  b.replicator->stop();
+  work.reset();
+  net_io.stop();
+  net_thread.join();
+}
+
+TEST_CASE("two daemons dialing each other keep exactly one connection, dialed by the smaller id") {
+  asio::io_context net_io;
+  auto work = asio::make_work_guard(net_io);
+  std::thread net_thread([&] { net_io.run(); });
+  Node a("a", 4 * kPage, net_io);
+  Node b("b", 4 * kPage, net_io);
+  const auto a_port = free_port();
+  const auto b_port = free_port();
+  on_net(net_io, [&] {
+    a.start_mesh(net_io, {net::HostPort{"127.0.0.1", b_port}}, a_port);
+    b.start_mesh(net_io, {net::HostPort{"127.0.0.1", a_port}}, b_port);
+    return 0;
+  });
+  auto peers_of = [&](Node& n) { return on_net(net_io, [&] { return n.mesh->snapshot().peers; }); };
+  CHECK(eventually([&] {
+    const auto pa = peers_of(a);
+    const auto pb = peers_of(b);
+    // a's surviving connection is the one a dialed; b sees it as accepted.
+    return pa.size() == 1 && pb.size() == 1 && pa[0].outbound && !pb[0].outbound;
+  }));
+  // It stays that way: the loser's dialer does not keep replacing it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto pa = peers_of(a);
+  REQUIRE(pa.size() == 1);
+  CHECK(pa[0].outbound);
+
+  const std::vector<std::uint8_t> x{5, 6, 7};
+  b.write(kPage + 1, x);
+  CHECK(eventually([&] { return a.snapshot() == b.snapshot(); }));
 
   std::promise<void> a_down;
   std::promise<void> b_down;
