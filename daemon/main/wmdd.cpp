@@ -95,6 +95,27 @@ class FlushDoorbell {
 };
 
 int run(const Options& options) {
+  // --- transport security: first, so that a bad file leaves no segment behind -----------
+  std::shared_ptr<asio::ssl::context> tls;
+  if (!options.tls_cert.empty()) {
+    std::string why;
+    auto context =
+        wmd::net::make_tls_context({options.tls_cert, options.tls_key, options.tls_ca}, &why);
+    if (!context.ok()) {
+      spdlog::error("cannot set up TLS: {}", why);
+      return kExitConfig;
+    }
+    tls = std::move(context).value();
+    spdlog::info("mutual TLS on every peer connection (CA {}); plaintext peers are refused",
+                 options.tls_ca);
+  } else if (!is_loopback(options.listen.host)) {
+    spdlog::warn(
+        "listening on {} WITHOUT TLS: anyone who can reach this port can read and change the "
+        "segment; give --tls-cert, --tls-key and --tls-ca (see scripts/make-test-certs), or "
+        "listen on 127.0.0.1",
+        options.listen.to_string());
+  }
+
   // --- segment -------------------------------------------------------------------------
   wmd::SegmentConfig segment_config;
   segment_config.name = options.segment;
@@ -162,27 +183,6 @@ int run(const Options& options) {
       options.scan_interval_ms, recovery.resumed ? "resumed" : "fresh", recovery.torn_pages,
       recovery.corrupt_pages,
       !recovery.resumed ? "n/a" : (recovery.clean_shutdown ? "clean" : "unclean"));
-
-  // --- transport security ---------------------------------------------------------------
-  std::shared_ptr<asio::ssl::context> tls;
-  if (!options.tls_cert.empty()) {
-    std::string why;
-    auto context =
-        wmd::net::make_tls_context({options.tls_cert, options.tls_key, options.tls_ca}, &why);
-    if (!context.ok()) {
-      spdlog::error("cannot set up TLS: {}", why);
-      return kExitConfig;
-    }
-    tls = std::move(context).value();
-    spdlog::info("mutual TLS on every peer connection (CA {}); plaintext peers are refused",
-                 options.tls_ca);
-  } else if (!is_loopback(options.listen.host)) {
-    spdlog::warn(
-        "listening on {} WITHOUT TLS: anyone who can reach this port can read and change the "
-        "segment; give --tls-cert, --tls-key and --tls-ca (see scripts/make-test-certs), or "
-        "listen on 127.0.0.1",
-        options.listen.to_string());
-  }
 
   // --- threads: network here, engine on the replicator's thread ----------------------------
   asio::io_context net_io(1);

@@ -76,9 +76,51 @@ def tls_client_read(port, ctx, seconds=3):
         s.close()
 
 
+def run_briefly(h, tag, extra, wait_for=None):
+    """Runs wmdd directly (its own argv) until it exits or logs wait_for; (exit code, output)."""
+    (port,) = wh.free_ports(1)
+    argv = [h.wmdd, "--segment", h.segment_name(tag), "--size", "1M", "--id", tag,
+            "--cluster", h.cluster, *extra]
+    if not any(x == "--listen" for x in extra):
+        argv += ["--listen", f"127.0.0.1:{port}"]
+    log_path = os.path.join(h.tmp, f"{tag}.log")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        def done():
+            text = open(log_path, errors="replace").read()
+            return proc.poll() is not None or (wait_for is not None and wait_for in text)
+        wh.wait_until(done, 15, f"wmdd {tag} to exit or log '{wait_for}'")
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+        proc.wait(10)
+    return proc.returncode, open(log_path, errors="replace").read()
+
+
+def check_configuration(h, good, foreign):
+    # Bad TLS files are configuration errors: exit 2, naming the file and the reason.
+    rc, out = run_briefly(h, "badcert", ["--tls-cert", f"{good}/missing.crt", "--tls-key",
+                                         f"{good}/tls-a.key", "--tls-ca", f"{good}/ca.crt"])
+    assert rc == 2 and "missing.crt" in out, (rc, out)
+    rc, out = run_briefly(h, "badkey", ["--tls-cert", f"{good}/tls-a.crt", "--tls-key",
+                                        f"{good}/tls-b.key", "--tls-ca", f"{good}/ca.crt"])
+    assert rc == 2 and "tls-b.key" in out and "mismatch" in out, (rc, out)
+    assert "wmdd starting" not in out, "TLS files are checked after the segment was opened"
+    h.note("missing certificate and mismatched key: exit 2 with the file named")
+    # Without TLS: a warning when listening beyond loopback, none on loopback.
+    (port,) = wh.free_ports(1)
+    rc, out = run_briefly(h, "wide", ["--listen", f"0.0.0.0:{port}"], wait_for="WITHOUT TLS")
+    assert "WITHOUT TLS" in out, out
+    rc, out = run_briefly(h, "narrow", [], wait_for="wmdd starting")
+    assert "WITHOUT TLS" not in out, out
+    h.note("plaintext on 0.0.0.0 warns at start-up; plaintext on 127.0.0.1 does not")
+
+
 def body(h):
     good = make_certs(h, "good", "wmd test CA", ["tls-a", "tls-b", "client"])
     foreign = make_certs(h, "foreign", "some other CA", ["tls-x"])
+    check_configuration(h, good, foreign)
     ports = wh.free_ports(4)
     a = h.daemon("tls-a", h.segment_name("a"), ports[0], [ports[1]], SIZE,
                  **tls_options(good, "tls-a"))
