@@ -447,6 +447,8 @@ void Replicator::schedule_status() {
 }
 
 void Replicator::on_status(net::MeshSnapshot snapshot) {
+  // The tracker this replicator runs; status block and metrics must say the same.
+  const std::string tracking_mode = "hash";
   if (hooks_.publish_status) {
     SegmentStatus status;
     status.lamport = engine_.lamport();
@@ -454,7 +456,7 @@ void Replicator::on_status(net::MeshSnapshot snapshot) {
     status.last_sync_unix_ms = last_sync_unix_ms_;
     status.errors = errors_;
     status.last_error = last_error_;
-    status.tracking_mode = "hash";
+    status.tracking_mode = tracking_mode;
     for (const auto& peer : snapshot.peers) {
       SegmentPeerStatus p;
       p.peer_id = peer.peer_id;
@@ -496,7 +498,7 @@ void Replicator::on_status(net::MeshSnapshot snapshot) {
   published.max_size_bytes = engine_.max_size_bytes();
   published.lamport = engine_.lamport();
   published.local_seq = engine_.local_seq();
-  published.tracking_mode = "hash";
+  published.tracking_mode = tracking_mode;
   board_.publish(published);
   if (config_.stats_interval.count() > 0 && Clock::now() - last_stats_ >= config_.stats_interval) {
     last_stats_ = Clock::now();
