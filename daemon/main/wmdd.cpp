@@ -224,8 +224,6 @@ int run(const Options& options) {
     spdlog::error("{}", mesh.last_error_text());
     return 1;
   }
-  segment->set_daemon_pid(static_cast<std::int32_t>(getpid()));
-
   std::unique_ptr<wmd::net::MetricsServer> metrics;
   if (options.metrics.port != 0) {
     const wmd::daemon::MetricsIdentity identity{options.segment, options.id, WMD_VERSION_STRING};
@@ -238,6 +236,7 @@ int run(const Options& options) {
     }
     spdlog::info("metrics at http://{}/metrics", options.metrics.to_string());
   }
+  segment->set_daemon_pid(static_cast<std::int32_t>(getpid()));
 
   // systemd: ready once we listen with the segment mapped; then a status line now and then.
   systemd.ready(systemd_status(options, mesh.snapshot(), engine->size_bytes()));
