@@ -30,9 +30,11 @@ TEST_CASE("the fused copy writes both copies and returns the one-shot hash, on e
   constexpr std::size_t kMax = 1u << 20;
   Aligned src(kMax + 64), first(kMax + 64), second(kMax + 64);
   for (std::size_t i = 0; i < kMax + 64; ++i) src.data[i] = static_cast<std::uint8_t>(rng());
-  // Page sizes (streaming path), a length that is no multiple of 64 and misaligned
-  // destinations (portable path), and every source alignment modulo 64.
-  const std::size_t lengths[] = {4096, 8192, 65536, kMax, 4096 + 8, 1000};
+  // Page sizes and XXH3's block edges (fused path: multiples of 64 from 256 bytes), a length
+  // that is no multiple of 64, a short one, and misaligned destinations (portable path), each
+  // from every source alignment modulo 64 in steps of 16.
+  const std::size_t lengths[] = {256,  320,   1024, 1088, 2048, 4096,
+                                 8192, 65536, kMax, 4104, 1000, 192};
   const std::size_t dest_offsets[] = {0, 8};
   for (std::size_t length : lengths) {
     for (std::size_t dest_offset : dest_offsets) {
