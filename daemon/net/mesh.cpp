@@ -302,6 +302,15 @@ void Mesh::connection_closed(Connection& connection, std::error_code reason) {
   closed_totals_.bytes_sent += counters.bytes_sent;
   closed_totals_.bytes_received += counters.bytes_received;
   closed_totals_.overflows += connection.send_queue().overflows();
+  if (connection.established()) {
+    auto& history = peer_history_[connection.peer_id()];
+    history.frames_sent += counters.frames_sent;
+    history.frames_received += counters.frames_received;
+    history.patches_sent += counters.patches_sent;
+    history.patches_received += counters.patches_received;
+    history.bytes_sent += counters.bytes_sent;
+    history.bytes_received += counters.bytes_received;
+  }
   const auto is = [&reason](boost::system::error_code what) {
     return reason == std::error_code(what);
   };
@@ -435,7 +444,16 @@ MeshSnapshot Mesh::snapshot() const {
     snap.bytes_received += c.bytes_received;
     snap.queue_bytes += connection->send_queue().bytes();
     snap.overflows += connection->send_queue().overflows();
-    if (!connection->established() || connection->closed()) continue;
+    const auto registered = established_.find(connection->peer_id());
+    if (!connection->established() || connection->closed() || registered == established_.end() ||
+        registered->second != id) {
+      continue;  // in its handshake, or a duplicate on its way out
+    }
+    // Counters accumulate over every session with this peer (counters never go backwards).
+    Traffic earlier;
+    if (auto h = peer_history_.find(connection->peer_id()); h != peer_history_.end()) {
+      earlier = h->second;
+    }
     PeerSnapshot peer;
     peer.id = id;
     peer.peer_id = connection->peer_id();
@@ -443,12 +461,12 @@ MeshSnapshot Mesh::snapshot() const {
     peer.outbound = connection->outbound();
     peer.rtt_us = c.rtt_us;
     peer.queue_bytes = connection->send_queue().bytes();
-    peer.frames_sent = c.frames_sent;
-    peer.frames_received = c.frames_received;
-    peer.patches_sent = c.patches_sent;
-    peer.patches_received = c.patches_received;
-    peer.bytes_sent = c.bytes_sent;
-    peer.bytes_received = c.bytes_received;
+    peer.frames_sent = earlier.frames_sent + c.frames_sent;
+    peer.frames_received = earlier.frames_received + c.frames_received;
+    peer.patches_sent = earlier.patches_sent + c.patches_sent;
+    peer.patches_received = earlier.patches_received + c.patches_received;
+    peer.bytes_sent = earlier.bytes_sent + c.bytes_sent;
+    peer.bytes_received = earlier.bytes_received + c.bytes_received;
     peer.dropped_frames = connection->send_queue().dropped_frames();
     snap.peers.push_back(std::move(peer));
   }

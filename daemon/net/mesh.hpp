@@ -78,6 +78,8 @@ struct MeshCallbacks {
   std::function<std::uint64_t()> inbound_backlog_bytes;
 };
 
+// One established peer. Frame, patch and byte counters cover every session with this peer id
+// since the daemon started; rtt and queue bytes are the current session's.
 struct PeerSnapshot {
   SessionId id = 0;
   std::string peer_id;
@@ -184,6 +186,16 @@ class Mesh {
   boost::asio::steady_timer shutdown_timer_;
   // Totals of closed sessions, for snapshot().
   MeshSnapshot closed_totals_;
+  // Per peer id, the counters of its closed sessions (bounded by the peers we ever talked to).
+  struct Traffic {
+    std::uint64_t frames_sent = 0;
+    std::uint64_t frames_received = 0;
+    std::uint64_t patches_sent = 0;
+    std::uint64_t patches_received = 0;
+    std::uint64_t bytes_sent = 0;
+    std::uint64_t bytes_received = 0;
+  };
+  std::map<std::string, Traffic> peer_history_;
 };
 
 }  // namespace wmd::net
