@@ -163,3 +163,10 @@ def fd_kinds(pid):
         kind = target.split(":")[0] if ":" in target else os.path.dirname(target)
         kinds[kind] = kinds.get(kind, 0) + 1
     return kinds
+
+
+def is_sanitized(binary):
+    """True when binary was built with AddressSanitizer, whose quarantine holds freed memory
+    (resident memory then says nothing about leaks; LeakSanitizer checks them at exit)."""
+    with open(binary, "rb") as f:
+        return b"__asan_init" in f.read()
