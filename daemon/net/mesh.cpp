@@ -366,9 +366,9 @@ void Mesh::broadcast(const Frame& frame, proto::MessageType type) {
     if (result == PushResult::overflowed && !connection.resync_pending) {
       connection.resync_pending = true;
       spdlog::warn(
-          "send queue to peer {} overflowed ({} bytes queued, limit {}): pending patches dropped, "
-          "resyncing it by catch-up",
-          peer_id, connection.send_queue().bytes(), connection.send_queue().limit_bytes());
+          "send queue to peer {} overflowed (limit {} bytes): its pending patches were dropped "
+          "({} frames so far), resyncing it by catch-up",
+          peer_id, connection.send_queue().limit_bytes(), connection.send_queue().dropped_frames());
       if (callbacks_.on_overflow) callbacks_.on_overflow(session);
     }
   }
