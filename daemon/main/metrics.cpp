@@ -109,21 +109,21 @@ std::string render_prometheus(const MetricsIdentity& identity, const DaemonCount
         mesh.connections_rejected);
   w.one("wmd_peers_connected", "gauge", "Peers with an established session.", mesh.peers.size());
 
-  // Per peer (counters restart with each session).
+  // Per connected peer: counters cover every session with that peer id since the daemon
+  // started; RTT and queue are the current session's.
   const auto per_peer = [&](const char* name, const char* type, const char* help, auto field) {
     if (mesh.peers.empty()) return;
     w.family(name, type, help);
     for (const auto& peer : mesh.peers) w.peer_sample(name, peer.peer_id, field(peer));
   };
   using P = net::PeerSnapshot;
-  per_peer("wmd_peer_patches_sent_total", "counter", "Patches queued to this peer (this session).",
+  per_peer("wmd_peer_patches_sent_total", "counter", "Patches queued to this peer.",
            [](const P& p) { return p.patches_sent; });
-  per_peer("wmd_peer_patches_received_total", "counter",
-           "Patches received from this peer (this session).",
+  per_peer("wmd_peer_patches_received_total", "counter", "Patches received from this peer.",
            [](const P& p) { return p.patches_received; });
-  per_peer("wmd_peer_bytes_sent_total", "counter", "Bytes written to this peer (this session).",
+  per_peer("wmd_peer_bytes_sent_total", "counter", "Bytes written to this peer.",
            [](const P& p) { return p.bytes_sent; });
-  per_peer("wmd_peer_bytes_received_total", "counter", "Bytes read from this peer (this session).",
+  per_peer("wmd_peer_bytes_received_total", "counter", "Bytes read from this peer.",
            [](const P& p) { return p.bytes_received; });
   per_peer("wmd_peer_queue_bytes", "gauge", "Bytes waiting in this peer's send queue.",
            [](const P& p) { return p.queue_bytes; });
