@@ -145,6 +145,7 @@ void Connection::read_some() {
   if (closed_ || closing_) return;
   if (mesh_.inbound_backlogged()) {
     read_paused_ = true;
+    schedule_tick();  // re-armed at the short paused period, to resume promptly
     return;
   }
   stream_.async_read_some(asio::buffer(read_buffer_),
