@@ -71,9 +71,10 @@ static int open_segment(const struct life_memory_params* params, struct life_mem
             (unsigned long long)LIFE_MEMORY_GUARD_BYTES);
     return -1;
   }
-  /* Tell the daemon who writes (it may then track this mapping's dirty pages in the kernel);
-   * not fatal: the daemon's hash scan finds the writes anyway. */
-  rc = wmd_register_writer(m->segment, 0);
+  /* Tell the daemon who writes, asking for kernel dirty tracking of this mapping (libwmd falls
+   * back to a plain registration where the kernel cannot); not fatal: the daemon's hash scan
+   * finds the writes anyway. */
+  rc = wmd_register_writer(m->segment, WMD_WRITER_KERNEL_TRACKING);
   if (rc != WMD_OK) fail_wmd("registering as a writer (continuing)", rc);
   return 0;
 }

@@ -10,12 +10,13 @@
 #include <variant>
 
 #include "daemon/engine/types.hpp"
+#include "daemon/tracker/kernel/tracking_mode.hpp"
 #include "proto/message.hpp"
 
 namespace wmd::daemon {
 namespace {
 
-enum class Kind { text, size, count, octal, host_port, host_port_list, log_level, flag };
+enum class Kind { text, size, count, octal, host_port, host_port_list, log_level, tracking, flag };
 
 using Target =
     std::variant<std::string Options::*, std::uint64_t Options::*, std::uint32_t Options::*,
@@ -87,6 +88,15 @@ const std::array kOptions{
                Kind::count, 10, 3600 * 1000, false, &Options::handshake_timeout_ms},
     OptionSpec{"stats-interval", "S", "10", "seconds between stats log lines; 0 disables them",
                Kind::count, 0, 86400, false, &Options::stats_interval_s},
+    OptionSpec{"tracking", "MODE", "auto",
+               "change detection: kernel (dirty pages from the kernel, Linux 6.7+; refuse to "
+               "start without it), hash (hash every page each interval) or auto (kernel where "
+               "it works, else hash); writers that do not register are hash-scanned",
+               Kind::tracking, 0, 0, false, &Options::tracking},
+    OptionSpec{"audit-interval", "MS", "10000",
+               "kernel tracking: milliseconds between full hash scans that catch writers the "
+               "kernel does not report (at least --scan-interval)",
+               Kind::count, 1, 3600 * 1000, false, &Options::audit_interval_ms},
     OptionSpec{"log-level", "LEVEL", "info", "trace, debug, info, warn or error", Kind::log_level,
                0, 0, false, &Options::log_level},
     OptionSpec{"allow-foreign-writable", "", nullptr,
@@ -133,8 +143,13 @@ void apply_one(Options& options, const OptionSpec& spec, const std::string& raw)
   const std::string flag = std::string("--") + spec.name;
   switch (spec.kind) {
     case Kind::text:
-    case Kind::log_level: {
-      if (spec.kind == Kind::log_level) {
+    case Kind::log_level:
+    case Kind::tracking: {
+      if (spec.kind == Kind::tracking) {
+        if (!kernel::parse_tracking_mode(raw)) {
+          fail(flag + ": '" + raw + "' is not one of auto, hash, kernel");
+        }
+      } else if (spec.kind == Kind::log_level) {
         static const std::array levels{"trace", "debug", "info", "warn", "error"};
         if (std::find(levels.begin(), levels.end(), raw) == levels.end()) {
           fail(flag + ": '" + raw + "' is not one of trace, debug, info, warn, error");
@@ -201,6 +216,10 @@ void check_together(const Options& options) {
   }
   if (options.max_frame_bytes < 4ull * page) {
     fail("--max-frame: must be at least 4 pages (" + std::to_string(4ull * page) + " bytes)");
+  }
+  if (options.audit_interval_ms < options.scan_interval_ms) {
+    fail("--audit-interval: " + std::to_string(options.audit_interval_ms) +
+         " is shorter than --scan-interval " + std::to_string(options.scan_interval_ms));
   }
   if (options.heartbeat_timeout_ms <= options.heartbeat_interval_ms) {
     fail("--heartbeat-timeout: must be longer than --heartbeat-interval");

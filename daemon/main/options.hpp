@@ -32,8 +32,10 @@ struct Options {
   std::uint64_t heartbeat_interval_ms = 1000;
   std::uint64_t heartbeat_timeout_ms = 5000;
   std::uint64_t handshake_timeout_ms = 5000;
-  std::uint64_t stats_interval_s = 10;  // 0: no periodic stats line
-  bool allow_foreign_writable = false;  // accept a segment other users can write
+  std::uint64_t stats_interval_s = 10;       // 0: no periodic stats line
+  std::string tracking = "auto";             // auto | hash | kernel (wmd::kernel::TrackingMode)
+  std::uint64_t audit_interval_ms = 10'000;  // kernel tracking: full hash scan this often
+  bool allow_foreign_writable = false;       // accept a segment other users can write
   std::uint64_t max_connections = 64;
   // Mutual TLS: all three or none.
   std::string tls_cert;

@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <future>
 
+#include "daemon/tracker/kernel/tracked_scan.hpp"
 #include "proto/codec.hpp"
 
 namespace wmd::daemon {
@@ -49,6 +50,9 @@ Replicator::Replicator(Engine& engine, asio::io_context& net_io, ReplicatorConfi
       work_(engine_io_.get_executor()),
       scan_timer_(engine_io_),
       status_timer_(engine_io_) {
+  if (config_.kernel_tracking && hooks_.writers) {
+    kernel_.emplace(kernel::KernelTrackerConfig{engine_.page_size(), config_.audit_interval, true});
+  }
   engine_.on_diff([this](const Patch& patch) { broadcast(patch, proto::MessageType::patch); });
   engine_.on_growth([this](std::uint64_t size_bytes) {
     spdlog::info("segment grew to {} bytes", size_bytes);
@@ -137,7 +141,7 @@ void Replicator::request_flush(std::uint32_t ticket) {
 
 void Replicator::final_scan(std::function<void()> done) {
   asio::post(engine_io_, [this, done = std::move(done)]() mutable {
-    scan_now("shutdown");
+    scan_now("shutdown", /*full_hash=*/true);
     post_to_net(std::move(done));
   });
 }
@@ -178,7 +182,7 @@ void Replicator::schedule_scan() {
   });
 }
 
-void Replicator::scan_now(const char* why) {
+void Replicator::scan_now(const char* why, bool full_hash) {
   if (hooks_.control_size_bytes) {
     const std::uint64_t wanted = hooks_.control_size_bytes();
     if (wanted > engine_.size_bytes()) {
@@ -192,7 +196,11 @@ void Replicator::scan_now(const char* why) {
   }
   ScanStats stats;
   const auto started = Clock::now();
-  tracker_.scan(engine_, &stats);
+  if (kernel_ && !full_hash) {
+    tracked_scan_now(stats);
+  } else {
+    tracker_.scan(engine_, &stats);
+  }
   last_scan_end_ = Clock::now();
   last_scan_duration_ = last_scan_end_ - started;
   counters_.scan_time_us += static_cast<std::uint64_t>(
@@ -205,6 +213,29 @@ void Replicator::scan_now(const char* why) {
                   stats.bytes_changed);
   }
   publish_hello_if_changed();
+}
+
+void Replicator::tracked_scan_now(ScanStats& stats) {
+  const auto report = kernel::tracked_scan(engine_, *kernel_, tracker_, hooks_.writers(),
+                                           Clock::now(), config_.parallel_scan_threshold_bytes);
+  stats = report.stats;
+  for (const auto& event : report.events) {
+    if (event.kind == kernel::WriterEventKind::hash_fallback) {
+      spdlog::warn("tracking: {}", kernel::describe(event));
+    } else {
+      spdlog::info("tracking: {}", kernel::describe(event));
+    }
+  }
+  if (report.audit_findings > 0) {
+    spdlog::warn(
+        "tracking: audit found {} changed pages that kernel dirty tracking did not report (a "
+        "writer that did not register with libwmd?); replicated now",
+        report.audit_findings);
+  }
+  if (report.kind != kernel::RoundKind::hash && report.stats.pages_checked > 0) {
+    spdlog::trace("tracking: {} round checked {} pages", kernel::to_string(report.kind),
+                  report.stats.pages_checked);
+  }
 }
 
 void Replicator::publish_hello_if_changed() {
@@ -448,7 +479,7 @@ void Replicator::schedule_status() {
 
 void Replicator::on_status(net::MeshSnapshot snapshot) {
   // The tracker this replicator runs; status block and metrics must say the same.
-  const std::string tracking_mode = "hash";
+  const std::string tracking_mode = kernel_ ? std::string(kernel_->mode_name()) : "hash";
   if (hooks_.publish_status) {
     SegmentStatus status;
     status.lamport = engine_.lamport();
@@ -499,6 +530,7 @@ void Replicator::on_status(net::MeshSnapshot snapshot) {
   published.lamport = engine_.lamport();
   published.local_seq = engine_.local_seq();
   published.tracking_mode = tracking_mode;
+  if (kernel_) published.audit_findings = kernel_->stats().audit_findings;
   board_.publish(published);
   if (config_.stats_interval.count() > 0 && Clock::now() - last_stats_ >= config_.stats_interval) {
     last_stats_ = Clock::now();
@@ -515,6 +547,18 @@ void Replicator::on_status(net::MeshSnapshot snapshot) {
         snapshot.bytes_received - net_was.bytes_received,
         counters_.bytes_applied - was.bytes_applied, counters_.pages_merged - was.pages_merged,
         snapshot.peers.size(), snapshot.queue_bytes, engine_.size_bytes());
+    if (kernel_) {
+      const auto& k = kernel_->stats();
+      const auto& k_was = kernel_at_last_stats_;
+      spdlog::info(
+          "stats: tracking {}: {} kernel rounds ({} pages reported), {} hash rounds, {} audits "
+          "({} audit findings); writers: {} kernel-tracked, {} hash-scanned; {} fallbacks",
+          kernel_->mode_name(), k.kernel_rounds - k_was.kernel_rounds,
+          k.pages_reported - k_was.pages_reported, k.hash_rounds - k_was.hash_rounds,
+          k.audits - k_was.audits, k.audit_findings - k_was.audit_findings, k.writers_kernel,
+          k.writers_hash, k.fallbacks - k_was.fallbacks);
+      kernel_at_last_stats_ = k;
+    }
     counters_at_last_stats_ = counters_;
     mesh_at_last_stats_ = std::move(snapshot);
   }

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +27,7 @@
 #include "daemon/net/mesh.hpp"
 #include "daemon/segment/segment.hpp"
 #include "daemon/tracker/hash_tracker.hpp"
+#include "daemon/tracker/kernel/kernel_tracker.hpp"
 
 namespace wmd::daemon {
 
@@ -37,6 +39,11 @@ struct ReplicatorConfig {
   std::chrono::seconds stats_interval{10};  // 0: no stats line
   std::chrono::milliseconds status_interval{1000};
   std::uint64_t parallel_scan_threshold_bytes = 64ull << 20;
+  // Kernel dirty tracking (wmd::kernel::decide_tracking said so): scans hash only the pages the
+  // registered writers' kernels report, with a full audit every audit_interval. Needs
+  // SegmentHooks::writers.
+  bool kernel_tracking = false;
+  std::chrono::milliseconds audit_interval{10'000};
 };
 
 // The segment's side. Empty functions are skipped.
@@ -45,6 +52,7 @@ struct SegmentHooks {
   std::function<void()> notify_remote_applied;                // engine thread
   std::function<void(const SegmentStatus&)> publish_status;   // engine thread
   std::function<void(std::uint32_t ticket)> flush_completed;  // network thread
+  std::function<std::vector<WriterRecord>()> writers;         // engine thread: the registry
 };
 
 class Replicator {
@@ -100,7 +108,10 @@ class Replicator {
   };
 
   // Engine thread.
-  void scan_now(const char* why);
+  // full_hash: hash every page whatever the kernel says (shutdown: writers that never
+  // registered may have written since the last audit).
+  void scan_now(const char* why, bool full_hash = false);
+  void tracked_scan_now(ScanStats& stats);
   void schedule_scan();
   bool catchup_active() const;
   void on_established(const net::SessionInfo& info, const proto::Hello& hello);
@@ -125,6 +136,7 @@ class Replicator {
   const SegmentHooks hooks_;
   net::Mesh* mesh_ = nullptr;
   tracker::HashTracker tracker_;
+  std::optional<kernel::KernelTracker> kernel_;  // set with config.kernel_tracking
 
   boost::asio::io_context engine_io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
@@ -163,6 +175,7 @@ class Replicator {
   Counters counters_;
   Counters counters_at_last_stats_;
   net::MeshSnapshot mesh_at_last_stats_;
+  kernel::KernelTrackerStats kernel_at_last_stats_;
 };
 
 }  // namespace wmd::daemon

@@ -25,6 +25,8 @@
 #include "daemon/net/metrics_server.hpp"
 #include "daemon/net/tls_context.hpp"
 #include "daemon/segment/segment.hpp"
+#include "daemon/tracker/kernel/kernel_probe.hpp"
+#include "daemon/tracker/kernel/tracking_mode.hpp"
 
 namespace {
 
@@ -116,6 +118,24 @@ int run(const Options& options) {
         options.listen.to_string());
   }
 
+  // --- change detection: before the segment, so that a refusal leaves nothing behind -------
+  const auto audit_interval = std::chrono::milliseconds(options.audit_interval_ms);
+  const auto tracking_mode = wmd::kernel::parse_tracking_mode(options.tracking);
+  if (!tracking_mode) {  // parse_options validated it
+    spdlog::error("--tracking: '{}' is not one of auto, hash, kernel", options.tracking);
+    return kExitConfig;
+  }
+  wmd::kernel::KernelProbe probe;
+  if (*tracking_mode != wmd::kernel::TrackingMode::hash) {
+    probe = wmd::kernel::probe_kernel_tracking();
+  }
+  const auto tracking = wmd::kernel::decide_tracking(*tracking_mode, probe, audit_interval);
+  if (tracking.refuse_start) {
+    spdlog::error("{}", tracking.log_line);
+    return 1;
+  }
+  spdlog::info("{}", tracking.log_line);
+
   // --- segment -------------------------------------------------------------------------
   wmd::SegmentConfig segment_config;
   segment_config.name = options.segment;
@@ -176,12 +196,13 @@ int run(const Options& options) {
   const auto& recovery = engine->recovery_stats();
   spdlog::info(
       "wmdd starting: segment {} size {} bytes, max {} bytes, page {} bytes; listen {}; peers {}; "
-      "id {}; cluster '{}'; scan every {} ms; tracking=hash (kernel dirty tracking not built "
-      "yet); state {} (torn pages repaired {}, corrupt pages reset {}, previous shutdown {})",
+      "id {}; cluster '{}'; scan every {} ms; tracking={}{}; state {} (torn pages repaired {}, "
+      "corrupt pages reset {}, previous shutdown {})",
       options.segment, engine->size_bytes(), engine->max_size_bytes(), engine->page_size(),
       options.listen.to_string(), describe_peers(options), options.id, options.cluster,
-      options.scan_interval_ms, recovery.resumed ? "resumed" : "fresh", recovery.torn_pages,
-      recovery.corrupt_pages,
+      options.scan_interval_ms, tracking.use_kernel ? "kernel" : "hash",
+      tracking.use_kernel ? fmt::format(" (audit every {} ms)", options.audit_interval_ms) : "",
+      recovery.resumed ? "resumed" : "fresh", recovery.torn_pages, recovery.corrupt_pages,
       !recovery.resumed ? "n/a" : (recovery.clean_shutdown ? "clean" : "unclean"));
 
   // --- threads: network here, engine on the replicator's thread ----------------------------
@@ -194,12 +215,15 @@ int run(const Options& options) {
   replicator_config.scan_interval = std::chrono::milliseconds(options.scan_interval_ms);
   replicator_config.max_frame_bytes = options.max_frame_bytes;
   replicator_config.stats_interval = std::chrono::seconds(options.stats_interval_s);
+  replicator_config.kernel_tracking = tracking.use_kernel;
+  replicator_config.audit_interval = audit_interval;
   wmd::daemon::SegmentHooks hooks;
   wmd::Segment& seg = *segment;
   hooks.control_size_bytes = [&seg] { return seg.control_size_bytes(); };
   hooks.notify_remote_applied = [&seg] { seg.notify_remote_applied(); };
   hooks.publish_status = [&seg](const wmd::SegmentStatus& status) { seg.publish_status(status); };
   hooks.flush_completed = [&seg](std::uint32_t ticket) { seg.flush_completed(ticket); };
+  hooks.writers = [&seg] { return seg.writers(); };
   wmd::daemon::Replicator replicator(*engine, net_io, replicator_config, std::move(hooks));
 
   wmd::net::MeshConfig mesh_config;

@@ -64,10 +64,11 @@ std::unique_ptr<Segment> open_segment(const std::string& name,
   open.max_size_bytes = options.max_size_bytes;
   open.page_size_bytes = options.page_size_bytes;
   auto segment = segment_call([&] { return std::make_unique<Segment>(name, open); });
-  // The daemon may track registered writers' dirty pages in the kernel; without registration
-  // its hash scan still finds the writes, so a full registry is not an error.
+  // The daemon tracks registered writers' dirty pages in the kernel (libwmd registers without
+  // kernel tracking where the kernel cannot); without registration its hash scan still finds
+  // the writes, so a full registry is not an error.
   try {
-    segment->register_writer(0);
+    segment->register_writer(WMD_WRITER_KERNEL_TRACKING);
   } catch (const wmd::Error&) {
   }
   return segment;

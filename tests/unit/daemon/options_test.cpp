@@ -255,3 +255,53 @@ TEST_CASE("TLS files go together: one or two of them is a usage error naming all
 
 }  // namespace
 }  // namespace wmd::daemon
+
+namespace wmd::daemon {
+namespace {
+
+TEST_CASE("change detection options: --tracking defaults to auto and --audit-interval to 10 s") {
+  const auto defaults = parse({"--segment", "/s"});
+  CHECK(defaults.tracking == "auto");
+  CHECK(defaults.audit_interval_ms == 10'000);
+  for (const char* mode : {"auto", "hash", "kernel"}) {
+    CAPTURE(mode);
+    CHECK(parse({"--segment", "/s", "--tracking", mode}).tracking == mode);
+  }
+  CHECK(parse({"--segment", "/s", "--audit-interval", "500"}).audit_interval_ms == 500);
+}
+
+TEST_CASE(
+    "--tracking takes only auto, hash or kernel, and --audit-interval is at least the "
+    "scan interval") {
+  CHECK(exit_code_of({"--segment", "/s", "--tracking", "fast"}) == 2);
+  CHECK(error_of({"--segment", "/s", "--tracking", "fast"}).find("--tracking") !=
+        std::string::npos);
+  CHECK(exit_code_of({"--segment", "/s", "--audit-interval", "0"}) == 2);
+  CHECK(error_of({"--segment", "/s", "--scan-interval", "200", "--audit-interval", "100"})
+            .find("--audit-interval") != std::string::npos);
+  CHECK(parse({"--segment", "/s", "--scan-interval", "0", "--audit-interval", "1"})
+            .audit_interval_ms == 1);
+}
+
+TEST_CASE("--help and the config file know the change detection options") {
+  try {
+    parse({"--help"});
+    FAIL("no help");
+  } catch (const OptionsError& e) {
+    const std::string text = e.what();
+    CHECK(text.find("--tracking") != std::string::npos);
+    CHECK(text.find("--audit-interval") != std::string::npos);
+  }
+  const std::string path = "wmdd_options_tracking.conf";
+  {
+    std::ofstream file(path);
+    file << "segment = /m\ntracking = hash\naudit-interval = 2000\n";
+  }
+  const auto o = parse({"--config", path});
+  std::remove(path.c_str());
+  CHECK(o.tracking == "hash");
+  CHECK(o.audit_interval_ms == 2000);
+}
+
+}  // namespace
+}  // namespace wmd::daemon
