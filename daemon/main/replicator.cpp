@@ -171,7 +171,8 @@ void Replicator::schedule_scan() {
   // and while a catch-up moves pages, leave the cores to the catch-up.
   earliest = std::max(earliest, last_scan_end_ + 3 * last_scan_duration_);
   if (last_scan_duration_ >= kSlowScan && catchup_active()) {
-    earliest = std::max(earliest, last_scan_end_ + kCatchupScanInterval);
+    earliest = std::max({earliest, last_scan_end_ + kCatchupScanInterval,
+                         last_scan_end_ + 8 * last_scan_duration_});
   }
   next_scan_ = std::max(earliest, Clock::now());
   scan_timer_.expires_at(next_scan_);
