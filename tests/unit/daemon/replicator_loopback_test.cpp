@@ -1,5 +1,6 @@
 // Two replicators with heap memory, their meshes on one network thread, over 127.0.0.1.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
@@ -8,6 +9,7 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -23,7 +25,9 @@ constexpr std::uint64_t kMax = 64 * kPage;
 
 // One daemon without a segment: heap memory sized for the maximum, so growth never moves it.
 struct Node {
-  Node(const std::string& id, std::uint64_t size_bytes, asio::io_context& net_io)
+  // writers: with kernel tracking, the registry the replicator sees (none registered: {}).
+  Node(const std::string& id, std::uint64_t size_bytes, asio::io_context& net_io,
+       std::optional<std::vector<WriterRecord>> writers = std::nullopt)
       : memory(kMax, 0) {
     EngineConfig config;
     config.page_size_bytes = kPage;
@@ -38,7 +42,13 @@ struct Node {
     ReplicatorConfig rc;
     rc.scan_interval = std::chrono::milliseconds(10);
     rc.stats_interval = std::chrono::seconds(0);
-    replicator = std::make_unique<Replicator>(*engine, net_io, rc, SegmentHooks{});
+    SegmentHooks hooks;
+    if (writers) {
+      rc.kernel_tracking = true;
+      rc.audit_interval = std::chrono::hours(1);  // an audit must not be what finds the writes
+      hooks.writers = [registry = *writers] { return registry; };
+    }
+    replicator = std::make_unique<Replicator>(*engine, net_io, rc, std::move(hooks));
   }
 
   void start_mesh(asio::io_context& net_io, std::vector<net::HostPort> peers,
@@ -159,6 +169,59 @@ TEST_CASE("two replicators over loopback converge: catch-up, live patches, growt
 
   const auto peers = on_net(net_io, [&] { return a.mesh->snapshot().peers.size(); });
   CHECK(peers == 1);
+
+  std::promise<void> a_down;
+  std::promise<void> b_down;
+  asio::post(net_io, [&] {
+    a.mesh->shutdown(std::chrono::milliseconds(500), [&] { a_down.set_value(); });
+    b.mesh->shutdown(std::chrono::milliseconds(500), [&] { b_down.set_value(); });
+  });
+  a_down.get_future().wait();
+  b_down.get_future().wait();
+  a.replicator->stop();
+  b.replicator->stop();
+  work.reset();
+  net_io.stop();
+  net_thread.join();
+}
+
+TEST_CASE(
+    "with kernel tracking and no registered writer (or one not kernel-tracked), every "
+    "scan hashes every page, so writers that never register replicate at once") {
+  asio::io_context net_io;
+  auto work = asio::make_work_guard(net_io);
+  std::thread net_thread([&] { net_io.run(); });
+
+  WriterRecord plain;  // registered without kernel tracking: this process, so it is alive
+  plain.slot = 0;
+  plain.pid = static_cast<std::int32_t>(getpid());
+  plain.address = 0x10000000;
+  plain.length_bytes = 8 * kPage;
+  Node a("a", 8 * kPage, net_io, std::vector<WriterRecord>{});
+  Node b("b", 8 * kPage, net_io, std::vector<WriterRecord>{plain});
+  on_net(net_io, [&] {
+    a.start_mesh(net_io, {});
+    return 0;
+  });
+  const auto a_port = on_net(net_io, [&] { return a.mesh->listen_port(); });
+  on_net(net_io, [&] {
+    b.start_mesh(net_io, {net::HostPort{"127.0.0.1", a_port}});
+    return 0;
+  });
+  CHECK(eventually([&] { return a.snapshot() == b.snapshot(); }));
+
+  const std::vector<std::uint8_t> x{1, 2, 3, 4};
+  const std::vector<std::uint8_t> y{9, 8, 7, 6};
+  a.write(3 * kPage + 10, x);
+  b.write(6 * kPage + 100, y);
+  // Well within the (one hour) audit interval: found by the hash scans of every interval.
+  CHECK(eventually(
+      [&] {
+        const auto sa = a.snapshot();
+        return sa == b.snapshot() && sa[3 * kPage + 10] == 1 && sa[6 * kPage + 100] == 9;
+      },
+      std::chrono::seconds(5)));
+  CHECK(a.replicator->counters().tracking_mode != "kernel");
 
   std::promise<void> a_down;
   std::promise<void> b_down;
