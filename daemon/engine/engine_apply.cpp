@@ -218,8 +218,8 @@ Result<MergeStats> Engine::Impl::merge_page(const PageState& state) {
   }
   if (state.versions.back().end != page_size_) return errc::malformed;
 
-  VersionList remote;
-  remote.reserve(state.versions.size());
+  VersionList& remote = remote_list_;
+  remote.clear();
   for (const VersionRun& v : state.versions) {
     std::uint32_t ref = 0;
     if (v.ts.lamport != 0) {
@@ -249,13 +249,24 @@ Result<MergeStats> Engine::Impl::merge_page(const PageState& state) {
     std::uint8_t* shadow = shadow_page(page);
     const std::uint32_t old_head = records_[page].version_head;
     begin_update(page);
-    for (const PageRange& r : written_) {
-      std::memcpy(memory + r.start, state.bytes.data() + r.start, r.end - r.start);
-      std::memcpy(shadow + r.start, state.bytes.data() + r.start, r.end - r.start);
-      stats.bytes_taken += r.end - r.start;
+    if (written_.size() == 1 && written_[0].start == 0 && written_[0].end == page_size_) {
+      // The remote wins every byte (the initial-sync case): one pass over the payload writes
+      // both copies and yields the new shadow's hash, as apply() does for whole pages.
+      const std::uint64_t hash =
+          engine_detail::copy_to_both_hashed(memory, shadow, state.bytes.data(), page_size_);
+      stats.bytes_taken += page_size_;
+      publish_head(page, pool_->store(new_list_));
+      set_record(page, hash, new_list_);
+      engine_detail::copy_fence();  // streamed stores visible before we return
+    } else {
+      for (const PageRange& r : written_) {
+        std::memcpy(memory + r.start, state.bytes.data() + r.start, r.end - r.start);
+        std::memcpy(shadow + r.start, state.bytes.data() + r.start, r.end - r.start);
+        stats.bytes_taken += r.end - r.start;
+      }
+      publish_head(page, pool_->store(new_list_));
+      refresh_record(page, new_list_);
     }
-    publish_head(page, pool_->store(new_list_));
-    refresh_record(page, new_list_);
     end_update(page);
     pool_->release(old_head);
   }

@@ -109,6 +109,7 @@ class Engine::Impl {
   std::vector<engine_detail::PageRange> ranges_;
   std::vector<engine_detail::PageRange> written_;
   std::vector<std::uint8_t> page_scratch_;  // one page
+  engine_detail::VersionList remote_list_;  // merge_page(): the remote versions, interned
 
   // apply(): one touched page and where its parts live in the arenas below.
   struct ApplyPage {

@@ -94,5 +94,36 @@ TEST_CASE("a local write after a whole-page apply is found by the next scan") {
   CHECK(patches[0].runs[0].length == 1);
 }
 
+TEST_CASE("a merge the remote wins on every byte absorbs a pending local write first") {
+  constexpr std::uint64_t kPage = 4096;
+  // The source's page carries lamport 3 on every byte (each round rewrites all of them):
+  // above anything the destination's round could take.
+  Replica source(small_config("a", 2 * kPage), 2 * kPage);
+  for (int round = 1; round <= 3; ++round) {
+    source.write(kPage, std::vector<std::uint8_t>(kPage, static_cast<std::uint8_t>(round)));
+    REQUIRE(source.engine->scan().size() == 1);
+  }
+  auto state = source.engine->export_page(1);
+  REQUIRE(state.ok());
+  REQUIRE(state->versions.size() == 1);
+
+  Replica dest(small_config("b", 2 * kPage), 2 * kPage);
+  dest.write(kPage + 10, {7});  // not scanned yet
+  auto merged = dest.engine->merge_page(*state);
+  REQUIRE(merged.ok());
+  CHECK(merged->absorbed_local);
+  CHECK(merged->bytes_taken == kPage);
+  REQUIRE(dest.emitted.size() == 1);  // the local write was sent before it was overwritten
+  CHECK(dest.emitted[0].runs.size() == 1);
+  CHECK(dest.emitted[0].runs[0].offset == kPage + 10);
+
+  CHECK(dest.read(kPage, kPage) == source.read(kPage, kPage));
+  CHECK(dest.engine->page_versions(1) == source.engine->page_versions(1));
+  CHECK(dest.engine->page_digest(1) == source.engine->page_digest(1));
+  // The stored hash is the merged bytes': nothing to echo back.
+  CHECK(dest.engine->find_changed_pages(0, 2).empty());
+  CHECK(dest.engine->scan().empty());
+}
+
 }  // namespace
 }  // namespace wmd::test
