@@ -211,7 +211,10 @@ Result<MergeStats> Engine::Impl::merge_page(const PageState& state) {
     if (v.ts.lamport == 0) {
       if (!v.ts.peer.empty()) return errc::malformed;
     } else {
-      if (!is_valid_peer_id(v.ts.peer)) return errc::invalid_peer_id;
+      // The last peer interned here was valid: a catch-up's pages mostly carry the same one.
+      if (!is_merge_peer(v.ts.peer) && !is_valid_peer_id(v.ts.peer)) {
+        return errc::invalid_peer_id;
+      }
       if (v.ts.lamport > kMaxLamport) return errc::malformed;
     }
     max_lamport = std::max(max_lamport, v.ts.lamport);
@@ -223,9 +226,13 @@ Result<MergeStats> Engine::Impl::merge_page(const PageState& state) {
   for (const VersionRun& v : state.versions) {
     std::uint32_t ref = 0;
     if (v.ts.lamport != 0) {
-      auto r = peers_->intern(v.ts.peer);
-      if (!r) return r.error();
-      ref = *r;
+      if (!is_merge_peer(v.ts.peer)) {  // the peer table never renumbers: the cache holds
+        auto r = peers_->intern(v.ts.peer);
+        if (!r) return r.error();
+        merge_peer_id_ = v.ts.peer;
+        merge_peer_ref_ = *r;
+      }
+      ref = merge_peer_ref_;
     }
     remote.push_back(VersionEntry{v.start, v.end, Stamp{v.ts.lamport, ref}});
   }

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "daemon/engine/engine.hpp"
@@ -110,6 +111,12 @@ class Engine::Impl {
   std::vector<engine_detail::PageRange> written_;
   std::vector<std::uint8_t> page_scratch_;  // one page
   engine_detail::VersionList remote_list_;  // merge_page(): the remote versions, interned
+  // merge_page(): the last peer id it interned (valid) and its ref (0: none yet).
+  std::string merge_peer_id_;
+  std::uint32_t merge_peer_ref_ = 0;
+  bool is_merge_peer(const std::string& id) const {
+    return merge_peer_ref_ != 0 && id == merge_peer_id_;
+  }
 
   // apply(): one touched page and where its parts live in the arenas below.
   struct ApplyPage {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "tests/unit/engine/engine_test_support.hpp"
@@ -123,6 +124,28 @@ TEST_CASE("a merge the remote wins on every byte absorbs a pending local write f
   // The stored hash is the merged bytes': nothing to echo back.
   CHECK(dest.engine->find_changed_pages(0, 2).empty());
   CHECK(dest.engine->scan().empty());
+}
+
+TEST_CASE("merge still refuses a bad peer id after merging pages from a good one") {
+  Replica r(small_config("a", 4 * 4096), 4 * 4096);
+  PageState good;
+  good.page_index = 0;
+  good.bytes.assign(4096, 1);
+  good.versions = {{0, 4096, {1, "b"}}};
+  REQUIRE(r.engine->merge_page(good).ok());  // "b" is now the last peer merge_page interned
+  for (const std::string& bad_id :
+       std::vector<std::string>{"", "b ", std::string(kMaxPeerIdBytes + 1, 'b')}) {
+    CAPTURE(bad_id);
+    PageState bad = good;
+    bad.page_index = 1;
+    bad.versions = {{0, 2048, {2, "b"}}, {2048, 4096, {2, bad_id}}};
+    CHECK(r.engine->merge_page(bad).error() == make_error_code(errc::invalid_peer_id));
+  }
+  CHECK(r.engine->page_digest(1) == r.engine->zero_page_digest());
+  good.page_index = 2;
+  good.versions = {{0, 4096, {2, "b"}}};
+  REQUIRE(r.engine->merge_page(good).ok());
+  CHECK(r.engine->page_versions(2) == good.versions);
 }
 
 }  // namespace
