@@ -42,6 +42,12 @@ bool Engine::Impl::absorb_page(LocalRound& round, std::uint64_t page) {
     return false;
   }
   if (!round.started) {
+    if (header_->lamport >= kMaxLamport) {
+      // Only a peer that jumped to the ceiling gets here: a stamp above it would be refused by
+      // every peer and by this engine's own resume, so the change stays pending instead.
+      ++round.pages_deferred;
+      return false;
+    }
     round.started = true;
     round.ts = Stamp{header_->lamport + 1, own_ref_};
     // Stored before any byte carries it, so a restarted engine never reissues this lamport.

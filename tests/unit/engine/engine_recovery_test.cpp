@@ -216,5 +216,26 @@ TEST_CASE("a scan with the pool exhausted defers pages and finds them again late
   CHECK(r.engine->find_changed_pages(0, 4) == std::vector<std::uint64_t>{0});
 }
 
+TEST_CASE("a peer's lamport at the ceiling never makes a local round stamp one that is refused") {
+  // Remote lamports up to 2^62 are accepted; a local round takes max(seen) + 1, which must
+  // stay acceptable to the peers and to this engine's own resume, so the round is deferred.
+  constexpr std::uint64_t kCeiling = std::uint64_t{1} << 62;
+  Replica a(small_config("a"), 16384);
+  Replica c(small_config("c"), 16384);
+  REQUIRE(a.engine->apply(make_patch("b", 1, kCeiling, {{0, {5}}})).ok());
+  REQUIRE(a.engine->lamport() == kCeiling);
+  a.write(100, {7});
+  ScanStats stats;
+  const auto patches = a.engine->scan(&stats);
+  CHECK(stats.pages_deferred == 1);
+  for (const Patch& p : patches) {
+    CHECK(p.lamport <= kCeiling);
+    CHECK(c.engine->apply(p).ok());
+  }
+  CHECK(a.engine->lamport() <= kCeiling);
+  a.open(16384);  // the stored lamport is one create() accepts
+  CHECK(a.engine->recovery_stats().resumed);
+}
+
 }  // namespace
 }  // namespace wmd::test
