@@ -82,12 +82,22 @@ std::uint64_t page_state_wire_bytes(const PageState& state) {
 
 std::optional<DigestSet> DigestAccumulator::add(proto::Digests chunk) {
   pending_.insert(pending_.end(), chunk.digests.begin(), chunk.digests.end());
-  if (!chunk.last) return std::nullopt;
+  if (!chunk.last) {
+    // A peer may repeat non-last chunks forever. The decoder keeps every index below the
+    // maximum page count, so deduplicating bounds memory by the pages named; doing it when
+    // the list has doubled keeps the cost amortised.
+    if (pending_.size() > 2 * std::max(compacted_entries_, kMinCompactEntries)) {
+      sort_unique_last_wins(pending_);
+      compacted_entries_ = pending_.size();
+    }
+    return std::nullopt;
+  }
   DigestSet set;
   set.size_bytes = chunk.size_bytes;
   set.reply_requested = chunk.reply_requested;
   set.digests = std::move(pending_);
   pending_.clear();
+  compacted_entries_ = 0;
   sort_unique_last_wins(set.digests);
   return set;
 }

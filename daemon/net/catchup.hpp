@@ -43,11 +43,14 @@ struct DigestSet {
 class DigestAccumulator {
  public:
   // Adds one chunk; returns the whole set when it was the last chunk, and starts over.
+  // Holds at most about twice the distinct pages named (at least 8192 entries) plus a chunk.
   std::optional<DigestSet> add(proto::Digests chunk);
   std::size_t pending_entries() const noexcept { return pending_.size(); }
 
  private:
+  static constexpr std::size_t kMinCompactEntries = 4096;
   std::vector<PageDigest> pending_;
+  std::size_t compacted_entries_ = 0;  // pending_.size() after the last deduplication
 };
 
 }  // namespace wmd::net

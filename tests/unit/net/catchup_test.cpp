@@ -1,6 +1,7 @@
 #include "daemon/net/catchup.hpp"
 
 #include <doctest/doctest.h>
+#include <algorithm>
 
 namespace wmd::net {
 namespace {
@@ -92,6 +93,27 @@ TEST_CASE("an interrupted round mixed with a new one keeps the newest digest per
   REQUIRE(set->digests.size() == 2);
   CHECK(set->digests[0] == PageDigest{1, 11});
   CHECK(set->digests[1] == PageDigest{2, 20});
+}
+
+TEST_CASE(
+    "a peer repeating non-last digest chunks forever cannot grow the accumulator without bound") {
+  // Each chunk is valid on its own (indices increasing, below the maximum); only their
+  // repetition is hostile. Memory must stay proportional to the distinct pages named.
+  DigestAccumulator acc;
+  proto::Digests chunk{0, false, false, {}};
+  for (std::uint64_t page = 0; page < 100; ++page) chunk.digests.push_back({page, page});
+  std::size_t most_pending = 0;
+  for (int i = 0; i < 10000; ++i) {
+    chunk.digests[0].digest = static_cast<std::uint64_t>(i);
+    CHECK_FALSE(acc.add(chunk).has_value());
+    most_pending = std::max(most_pending, acc.pending_entries());
+  }
+  CHECK(most_pending <= 2 * 4096 + chunk.digests.size());
+  auto set = acc.add(proto::Digests{0, true, false, {{200, 7}}});
+  REQUIRE(set.has_value());
+  REQUIRE(set->digests.size() == 101);
+  CHECK(set->digests[0] == PageDigest{0, 9999});  // the latest chunk still wins
+  CHECK(set->digests[100] == PageDigest{200, 7});
 }
 
 TEST_CASE("the page-state size estimate covers bytes and versions") {
