@@ -16,6 +16,9 @@ using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kShutdownPoll = std::chrono::milliseconds(10);
+// After a failed accept (out of descriptors, say): the listening socket stays readable, so
+// accepting again at once would spin the network thread and flood the log.
+constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
 
 }  // namespace
 
@@ -40,7 +43,8 @@ Mesh::Mesh(asio::io_context& io, MeshConfig config, MeshCallbacks callbacks)
       config_(std::move(config)),
       callbacks_(std::move(callbacks)),
       acceptor_(io),
-      shutdown_timer_(io) {
+      shutdown_timer_(io),
+      accept_retry_timer_(io) {
   std::uint64_t seed = config_.seed;
   const auto own_address = config_.listen.to_string();
   for (const auto& peer : config_.peers) {
@@ -110,8 +114,15 @@ void Mesh::start_accept() {
   acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || stopping_) return;
     if (ec) {
-      spdlog::warn("accept failed: {}", ec.message());
-    } else if (connections_.size() >= config_.max_connections) {
+      spdlog::warn("accept failed: {}; accepting again in {} ms", ec.message(),
+                   kAcceptRetryDelay.count());
+      accept_retry_timer_.expires_after(kAcceptRetryDelay);
+      accept_retry_timer_.async_wait([this](boost::system::error_code timer_ec) {
+        if (!timer_ec && !stopping_) start_accept();
+      });
+      return;
+    }
+    if (connections_.size() >= config_.max_connections) {
       ++closed_totals_.connections_rejected;
       boost::system::error_code peer_ec;
       const auto remote = socket.remote_endpoint(peer_ec);
@@ -399,6 +410,7 @@ void Mesh::shutdown(std::chrono::milliseconds flush_timeout, std::function<void(
   shutdown_deadline_ = Clock::now() + flush_timeout;
   boost::system::error_code ignored;
   acceptor_.close(ignored);
+  accept_retry_timer_.cancel(ignored);
   for (auto& dialer : dialers_) {
     dialer->timer.cancel(ignored);
     dialer->resolver.cancel();

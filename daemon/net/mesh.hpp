@@ -184,6 +184,8 @@ class Mesh {
   std::function<void()> shutdown_done_;
   std::chrono::steady_clock::time_point shutdown_deadline_;
   boost::asio::steady_timer shutdown_timer_;
+  // Delays the next accept after a failed one (EMFILE would otherwise fail again at once).
+  boost::asio::steady_timer accept_retry_timer_;
   // Totals of closed sessions, for snapshot().
   MeshSnapshot closed_totals_;
   // Per peer id, the counters of its closed sessions (bounded by the peers we ever talked to).

@@ -131,7 +131,8 @@ MetricsServer::MetricsServer(asio::io_context& io, std::function<std::string()> 
     : io_(io),
       render_(std::make_shared<const std::function<std::string()>>(std::move(render))),
       acceptor_(io),
-      live_sessions_(std::make_shared<int>(0)) {}
+      live_sessions_(std::make_shared<int>(0)),
+      accept_retry_timer_(io) {}
 
 MetricsServer::~MetricsServer() {
   stop();
@@ -165,6 +166,7 @@ Status MetricsServer::start(const HostPort& address) {
 void MetricsServer::stop() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
+  accept_retry_timer_.cancel(ignored);
 }
 
 std::uint16_t MetricsServer::port() const {
@@ -176,15 +178,23 @@ std::uint16_t MetricsServer::port() const {
 void MetricsServer::accept() {
   acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-    if (!ec) {
-      if (*live_sessions_ >= kMaxConnections) {
-        spdlog::warn("metrics: {} scrapes in progress; closing another connection at once",
-                     *live_sessions_);
-        boost::system::error_code ignored;
-        socket.close(ignored);
-      } else {
-        std::make_shared<Session>(std::move(socket), render_, live_sessions_)->start();
-      }
+    if (ec) {
+      // The listening socket stays readable (out of descriptors, say): retrying at once
+      // would spin the network thread.
+      spdlog::warn("metrics: accept failed: {}", ec.message());
+      accept_retry_timer_.expires_after(std::chrono::milliseconds(100));
+      accept_retry_timer_.async_wait([this](boost::system::error_code timer_ec) {
+        if (!timer_ec && acceptor_.is_open()) accept();
+      });
+      return;
+    }
+    if (*live_sessions_ >= kMaxConnections) {
+      spdlog::warn("metrics: {} scrapes in progress; closing another connection at once",
+                   *live_sessions_);
+      boost::system::error_code ignored;
+      socket.close(ignored);
+    } else {
+      std::make_shared<Session>(std::move(socket), render_, live_sessions_)->start();
     }
     accept();
   });

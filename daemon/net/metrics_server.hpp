@@ -10,6 +10,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -64,6 +65,8 @@ class MetricsServer {
   std::shared_ptr<const std::function<std::string()>> render_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::shared_ptr<int> live_sessions_;  // sessions in progress
+  // Delays the next accept after a failed one (EMFILE would otherwise fail again at once).
+  boost::asio::steady_timer accept_retry_timer_;
   std::string last_error_text_;
 };
 
