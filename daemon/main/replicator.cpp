@@ -18,6 +18,10 @@ using Clock = std::chrono::steady_clock;
 constexpr std::uint64_t kPageStatesSlackBytes = 4096;
 // Catch-up steps (ReplicatorConfig::catchup_batch_bytes each) queued ahead per peer.
 constexpr int kCatchupStepsInFlight = 4;
+// What a message waiting for the engine thread costs beyond its wire bytes (the decoded
+// message and the posted handler): the inbound backlog limit counts it, or a flood of tiny
+// frames would queue millions of handlers under a limit meant for megabytes.
+constexpr std::uint64_t kQueuedMessageOverheadBytes = sizeof(proto::Message) + 128;
 // Least time between two timed scans that take kSlowScan or more, while a catch-up is moving
 // pages (small segments scan in well under a millisecond and are never held back).
 constexpr auto kCatchupScanInterval = std::chrono::milliseconds(1000);
@@ -81,10 +85,11 @@ net::MeshCallbacks Replicator::mesh_callbacks() {
   };
   callbacks.on_message = [this](net::SessionId id, proto::Message message,
                                 std::uint64_t frame_bytes) {
-    inbound_backlog_bytes_ += frame_bytes;
-    asio::post(engine_io_, [this, id, message = std::move(message), frame_bytes]() mutable {
+    const std::uint64_t cost = frame_bytes + kQueuedMessageOverheadBytes;
+    inbound_backlog_bytes_ += cost;
+    asio::post(engine_io_, [this, id, message = std::move(message), cost]() mutable {
       on_message(id, std::move(message));
-      inbound_backlog_bytes_ -= frame_bytes;
+      inbound_backlog_bytes_ -= cost;
     });
   };
   callbacks.on_closed = [this](net::SessionId id) {
@@ -360,6 +365,19 @@ void Replicator::remote_changes_applied() {
 // --- catch-up ------------------------------------------------------------------------------
 
 void Replicator::send_digests(net::SessionId id, bool reply_requested) {
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  PeerState& peer = it->second;
+  // At most one set of our digests queued per peer: a peer asking for replies faster than
+  // it reads them (tiny request, whole digest set in reply, control frames never dropped)
+  // would otherwise grow its send queue without bound. A request made meanwhile is served
+  // once the queued set is written, with fresher digests.
+  if (peer.digests_unsent) {
+    peer.digests_again = true;
+    peer.digests_again_reply = peer.digests_again_reply || reply_requested;
+    return;
+  }
+  peer.digests_unsent = true;
   const auto digests = engine_.nonzero_digests();
   const auto chunks =
       net::chunk_digests(engine_.size_bytes(), digests,
@@ -369,8 +387,22 @@ void Replicator::send_digests(net::SessionId id, bool reply_requested) {
   for (const auto& chunk : chunks) frames.push_back(encode_frame(chunk));
   spdlog::debug("catch-up: sending {} digests in {} frames to session {}{}", digests.size(),
                 frames.size(), id, reply_requested ? " (reply requested)" : "");
-  post_to_net(
-      [this, id, frames = std::move(frames)]() mutable { mesh_->send(id, std::move(frames)); });
+  auto on_sent = [this, id] { asio::post(engine_io_, [this, id] { digests_sent(id); }); };
+  post_to_net([this, id, frames = std::move(frames), on_sent = std::move(on_sent)]() mutable {
+    mesh_->send(id, std::move(frames), std::move(on_sent));
+  });
+}
+
+void Replicator::digests_sent(net::SessionId id) {
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  PeerState& peer = it->second;
+  peer.digests_unsent = false;
+  if (!peer.digests_again) return;
+  const bool reply = peer.digests_again_reply;
+  peer.digests_again = false;
+  peer.digests_again_reply = false;
+  send_digests(id, reply);
 }
 
 void Replicator::handle_digests(net::SessionId id, PeerState& peer, proto::Digests digests) {
@@ -405,6 +437,9 @@ void Replicator::send_catchup_step(net::SessionId id, std::uint64_t round) {
   if (it == peers_.end()) return;
   PeerState& peer = it->second;
   if (peer.round != round || peer.done_sent) return;
+  // Steps in flight are counted across rounds: a peer asking for round after round (each
+  // Digests frame starts one) must not get a new batch of steps queued per request.
+  if (peer.steps_in_flight >= kCatchupStepsInFlight) return;
   // Exporting needs the engine; encoding does not, so it happens on the network thread, and
   // an initial sync keeps both threads busy.
   const std::uint64_t frame_budget = config_.max_frame_bytes - kPageStatesSlackBytes;
@@ -439,7 +474,10 @@ void Replicator::send_catchup_step(net::SessionId id, std::uint64_t round) {
   }
   if (!current.pages.empty()) messages.emplace_back(std::move(current));
 
-  std::function<void()> on_sent;
+  ++peer.steps_in_flight;
+  std::function<void()> on_sent = [this, id] {
+    asio::post(engine_io_, [this, id] { catchup_step_sent(id); });
+  };
   if (peer.next_page >= peer.pages.size()) {
     peer.done_sent = true;
     ++counters_.catchups_completed;
@@ -449,10 +487,6 @@ void Replicator::send_catchup_step(net::SessionId id, std::uint64_t round) {
       spdlog::info("catch-up to peer {}: sent {} pages ({} bytes) in {} ms", peer.peer_id,
                    peer.round_pages_sent, peer.round_bytes_sent, ms_since(peer.round_started));
     }
-  } else {
-    on_sent = [this, id, round] {
-      asio::post(engine_io_, [this, id, round] { send_catchup_step(id, round); });
-    };
   }
   post_to_net([this, id, messages = std::move(messages), on_sent = std::move(on_sent)]() mutable {
     std::vector<net::Frame> frames;
@@ -460,6 +494,13 @@ void Replicator::send_catchup_step(net::SessionId id, std::uint64_t round) {
     for (const auto& message : messages) frames.push_back(encode_frame(message));
     mesh_->send(id, std::move(frames), std::move(on_sent));
   });
+}
+
+void Replicator::catchup_step_sent(net::SessionId id) {
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  --it->second.steps_in_flight;
+  send_catchup_step(id, it->second.round);
 }
 
 // --- status and stats ----------------------------------------------------------------------

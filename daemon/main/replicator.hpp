@@ -92,11 +92,16 @@ class Replicator {
   struct PeerState {
     std::string peer_id;
     net::DigestAccumulator incoming_digests;
+    // Our digests: a set queued and not yet written, and a request that came meanwhile.
+    bool digests_unsent = false;
+    bool digests_again = false;
+    bool digests_again_reply = false;
     // Our outgoing catch-up round: pages whose state the peer lacks.
     std::uint64_t round = 0;  // bumps when a new round replaces the old one
     std::vector<std::uint64_t> pages;
     std::size_t next_page = 0;
     bool done_sent = true;
+    int steps_in_flight = 0;  // queued steps (any round) not yet written
     std::uint64_t round_pages_sent = 0;
     std::uint64_t round_bytes_sent = 0;
     std::chrono::steady_clock::time_point round_started;
@@ -119,8 +124,10 @@ class Replicator {
   void on_message(net::SessionId id, proto::Message message);
   void handle_digests(net::SessionId id, PeerState& peer, proto::Digests digests);
   void send_digests(net::SessionId id, bool reply_requested);
+  void digests_sent(net::SessionId id);
   void start_catchup(net::SessionId id, PeerState& peer, std::vector<std::uint64_t> pages);
   void send_catchup_step(net::SessionId id, std::uint64_t round);
+  void catchup_step_sent(net::SessionId id);
   void fail_peer(net::SessionId id, std::error_code error, const std::string& what);
   bool grow_for_peer(net::SessionId id, std::uint64_t size_bytes, const char* what);
   void remote_changes_applied();
