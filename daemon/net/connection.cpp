@@ -19,6 +19,8 @@ constexpr std::size_t kMaxFramesPerWrite = 64;
 constexpr std::uint64_t kMaxBytesPerWrite = 4 << 20;
 // How long a closing connection waits for its Error frame to be written.
 constexpr auto kErrorFlushTimeout = std::chrono::milliseconds(1000);
+// Heartbeat replies queued and not yet written; requests beyond that go unanswered.
+constexpr int kMaxHeartbeatRepliesQueued = 4;
 // Tick while reading is paused for backlog, to resume promptly.
 constexpr auto kPausedTick = std::chrono::milliseconds(5);
 
@@ -217,8 +219,12 @@ void Connection::handle(proto::Message message, std::uint64_t frame_bytes) {
     if (heartbeat->reply) {
       const auto now = now_us();
       counters_.rtt_us = now > heartbeat->token ? now - heartbeat->token : 0;
-    } else {
-      send_heartbeat(heartbeat->token, true);
+    } else if (heartbeat_replies_queued_ < kMaxHeartbeatRepliesQueued) {
+      // Replies are control frames, never dropped by the queue: a peer that sends requests
+      // and never reads would otherwise grow our queue without bound.
+      ++heartbeat_replies_queued_;
+      queue(QueuedFrame{encode_frame(proto::Heartbeat{heartbeat->token, true}), FrameClass::control,
+                        [this] { --heartbeat_replies_queued_; }});
     }
     return;
   }

@@ -90,6 +90,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closing_ = false;  // an Error frame is on its way; then close
   bool closed_ = false;
   bool read_paused_ = false;
+  int heartbeat_replies_queued_ = 0;  // written replies call back to decrement
   proto::FrameReader reader_;
   SendQueue send_queue_;
   std::array<std::uint8_t, 256 * 1024> read_buffer_{};

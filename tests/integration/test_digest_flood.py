@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A peer that asks for digests faster than it reads them cannot grow the daemon's memory.
+"""A peer that asks for digests (or heartbeats) faster than it reads cannot grow wmdd's memory.
 
 After a valid (forged) hello, a client sends tiny Digests frames (last, reply requested, no
 entries) as fast as it can and never reads. Each asks the daemon for its whole digest set
@@ -54,6 +54,31 @@ def body(h):
         f"wmdd grew by {after_kib - before_kib} KiB under {sent} digest requests")
     s.close()
     h.note(f"{sent} digest requests from a peer that never reads: RSS +"
+           f"{after_kib - before_kib} KiB")
+
+    # The same with heartbeat requests, whose replies are control frames too.
+    ping = wf.frame(wf.HEARTBEAT, struct.pack("<QB", 1, 0))
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", a.port))
+    s.settimeout(2)
+    s.sendall(intruder)
+    before_kib = wfa.rss_kib(a.pid())
+    sent = 0
+    deadline = time.monotonic() + FLOOD_SECONDS
+    try:
+        while time.monotonic() < deadline:
+            s.sendall(ping * 5000)
+            sent += 5000
+    except (socket.timeout, OSError) as e:
+        wh.log(f"flood stopped: {e}")
+    after_kib = wfa.rss_kib(a.pid())
+    wh.log(f"{sent} heartbeat requests; wmdd RSS {before_kib} KiB -> {after_kib} KiB")
+    assert a.alive(), "wmdd died under the heartbeat flood"
+    assert after_kib - before_kib < MAX_GROWTH_KIB, (
+        f"wmdd grew by {after_kib - before_kib} KiB under {sent} heartbeat requests")
+    s.close()
+    h.note(f"{sent} heartbeat requests from a peer that never reads: RSS +"
            f"{after_kib - before_kib} KiB")
     h.stop_all_checked()
 
