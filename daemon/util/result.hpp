@@ -15,7 +15,8 @@ namespace wmd {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value)
+      : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
   Result(std::error_code error) : state_(std::in_place_index<1>, error) {  // NOLINT
     assert(error);
   }
@@ -25,18 +26,25 @@ class [[nodiscard]] Result {
   explicit operator bool() const noexcept { return ok(); }
 
   // REQUIRES: ok()
-  T& value() & { assert(ok()); return std::get<0>(state_); }
-  const T& value() const& { assert(ok()); return std::get<0>(state_); }
-  T&& value() && { assert(ok()); return std::get<0>(std::move(state_)); }
+  T& value() & {
+    assert(ok());
+    return std::get<0>(state_);
+  }
+  const T& value() const& {
+    assert(ok());
+    return std::get<0>(state_);
+  }
+  T&& value() && {
+    assert(ok());
+    return std::get<0>(std::move(state_));
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
 
   // The error, or a default (success) error_code when ok().
-  std::error_code error() const noexcept {
-    return ok() ? std::error_code{} : std::get<1>(state_);
-  }
+  std::error_code error() const noexcept { return ok() ? std::error_code{} : std::get<1>(state_); }
 
  private:
   std::variant<T, std::error_code> state_;
@@ -47,7 +55,7 @@ template <>
 class [[nodiscard]] Result<void> {
  public:
   Result() = default;
-  Result(std::error_code error) : error_(error) {}  // NOLINT
+  Result(std::error_code error) : error_(error) {}        // NOLINT
   Result(errc error) : error_(make_error_code(error)) {}  // NOLINT
 
   bool ok() const noexcept { return !error_; }
