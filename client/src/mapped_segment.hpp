@@ -66,6 +66,7 @@ class MappedSegment {
   std::uint32_t page_size_bytes() const noexcept { return page_size_bytes_; }
   bool created() const noexcept { return created_; }
   wmd_ctl* ctl() const noexcept { return ctl_; }
+  int data_fd() const noexcept { return data_fd_.get(); }
 
   std::uint64_t control_size_bytes() const noexcept;
   std::uint64_t generation() const noexcept;

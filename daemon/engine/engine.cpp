@@ -251,6 +251,9 @@ void Engine::on_diff(std::function<void(const Patch&)> listener) {
 void Engine::on_growth(std::function<void(std::uint64_t)> listener) {
   impl_->growth_listener_ = std::move(listener);
 }
+void Engine::set_backing_probe(BackingProbe probe) {
+  impl_->backing_probe_ = std::move(probe);
+}
 
 std::vector<Patch> Engine::scan(ScanStats* stats) {
   const auto changed = impl_->find_changed_pages(0, impl_->page_count());

@@ -61,6 +61,16 @@ Status validate(const EngineConfig& config);
 // the old bytes unchanged and the new ones zero.
 using GrowFn = std::function<Result<std::span<std::uint8_t>>(std::uint64_t new_size_bytes)>;
 
+// Whether a run of pages holds memory (see Engine::set_backing_probe()).
+struct BackingExtent {
+  bool backed = true;          // false: the pages read as zero and hold no memory yet
+  std::uint64_t end_page = 0;  // the extent runs from the page asked about up to here (exclusive)
+};
+// Answers for the extent that starts at `page`, looking no further than end_page (the answer
+// may stop there: a caller that needs one page asks for one). Must be safe to call from two
+// threads at once.
+using BackingProbe = std::function<BackingExtent(std::uint64_t page, std::uint64_t end_page)>;
+
 struct ScanStats {
   std::uint64_t pages_checked = 0;
   std::uint64_t pages_changed = 0;
@@ -118,6 +128,15 @@ class Engine {
   void on_diff(std::function<void(const Patch&)> listener);
   // Called whenever the size grows, for any reason, with the new size.
   void on_growth(std::function<void(std::uint64_t new_size_bytes)> listener);
+
+  // Optional; without it every page counts as backed. Memory that is a sparse shared-memory
+  // object backs a page the first time anyone reads it through a mapping, so hashing a never-
+  // written page to see whether it changed would give every page of a fresh segment memory at
+  // the first scan. With a probe, a page it reports unbacked whose stored hash is the zero
+  // page's is known unchanged (it reads as zero): scans and the absorb before apply/merge skip
+  // it without reading it. A page backed between the probe and the read is caught next scan,
+  // like any write racing a scan.
+  void set_backing_probe(BackingProbe probe);
 
   // --- seed API: scan -----------------------------------------------------------------
   // Hash-scans every page and absorbs the changed ones into one change round (one timestamp,

@@ -129,7 +129,9 @@ Result<ApplyStats> Engine::Impl::apply(const Patch& patch) {
   for (const ApplyPage& w : apply_pages_) {
     const bool rewrites_page = w.written_count == 1 && apply_written_[w.written_first].start == 0 &&
                                apply_written_[w.written_first].end == page_size_;
-    if (!(rewrites_page && patch_beats_local) && page_changed(w.page)) candidates.push_back(w.page);
+    if (!(rewrites_page && patch_beats_local) && page_may_have_changed(w.page)) {
+      candidates.push_back(w.page);
+    }
   }
   if (!candidates.empty()) {
     stats.pages_absorbed = absorb_before_write(candidates);

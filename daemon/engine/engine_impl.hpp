@@ -45,6 +45,11 @@ class Engine::Impl {
 
   // --- engine_scan.cpp
   bool page_changed(std::uint64_t page) const;
+  // page_changed(), except that a never-written page the backing probe reports unbacked is
+  // known unchanged without reading it.
+  bool page_may_have_changed(std::uint64_t page) const;
+  // The stored hash is the zero page's (hash_x is stored relative to it).
+  bool stored_zero(std::uint64_t page) const { return records_[page].hash_x == 0; }
   std::vector<std::uint64_t> find_changed_pages(std::uint64_t first, std::uint64_t end) const;
   // Absorbs the page's pending local changes into round; false when it had none (or the
   // version pool could not take it, leaving it pending).
@@ -99,6 +104,7 @@ class Engine::Impl {
   GrowFn grow_;
   std::function<void(const Patch&)> diff_listener_;
   std::function<void(std::uint64_t)> growth_listener_;
+  BackingProbe backing_probe_;
   RecoveryStats recovery_;
   std::uint64_t zero_hash_ = 0;
   std::uint64_t zero_digest_ = 0;

@@ -18,11 +18,25 @@ bool Engine::Impl::page_changed(std::uint64_t page) const {
   return engine_detail::hash_bytes(memory_page(page), page_size_) != stored_hash(page);
 }
 
+bool Engine::Impl::page_may_have_changed(std::uint64_t page) const {
+  if (backing_probe_ && stored_zero(page) && !backing_probe_(page, page + 1).backed) return false;
+  return page_changed(page);
+}
+
 std::vector<std::uint64_t> Engine::Impl::find_changed_pages(std::uint64_t first,
                                                             std::uint64_t end) const {
   std::vector<std::uint64_t> changed;
   end = std::min(end, page_count());
+  // The probe is asked only at never-written pages, once per extent.
+  BackingExtent extent{true, first};
   for (std::uint64_t page = first; page < end; ++page) {
+    if (backing_probe_ && stored_zero(page)) {
+      if (page >= extent.end_page) {
+        extent = backing_probe_(page, end);
+        extent.end_page = std::max(extent.end_page, page + 1);
+      }
+      if (!extent.backed) continue;
+    }
     if (page_changed(page)) changed.push_back(page);
   }
   return changed;
@@ -30,7 +44,7 @@ std::vector<std::uint64_t> Engine::Impl::find_changed_pages(std::uint64_t first,
 
 bool Engine::Impl::absorb_page(LocalRound& round, std::uint64_t page) {
   ++round.pages_checked;
-  if (!page_changed(page)) return false;
+  if (!page_may_have_changed(page)) return false;
   const std::uint8_t* current = memory_page(page);
   std::uint8_t* shadow = shadow_page(page);
   ranges_.clear();

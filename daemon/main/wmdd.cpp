@@ -193,6 +193,12 @@ int run(const Options& options) {
     return 1;
   }
   auto engine = std::move(engine_result).value();
+  // Never-written pages stay holes in /dev/shm: scans skip them instead of backing them.
+  engine->set_backing_probe([seg = segment.get()](std::uint64_t page, std::uint64_t end_page) {
+    const std::uint64_t page_bytes = seg->page_size_bytes();
+    const wmd::DataExtent extent = seg->data_extent(page * page_bytes, end_page * page_bytes);
+    return wmd::BackingExtent{extent.holds_memory, extent.end_bytes / page_bytes};
+  });
   const auto& recovery = engine->recovery_stats();
   spdlog::info(
       "wmdd starting: segment {} size {} bytes, max {} bytes, page {} bytes; listen {}; peers {}; "

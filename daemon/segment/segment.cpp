@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstring>
+#include <limits>
 
 #include <wmd/segment_layout.h>
 
@@ -123,6 +125,29 @@ std::uint64_t Segment::max_size_bytes() const noexcept {
 
 std::uint32_t Segment::page_size_bytes() const noexcept {
   return impl_->mapped_->page_size_bytes();
+}
+
+DataExtent Segment::data_extent(std::uint64_t offset_bytes, std::uint64_t limit_bytes) const {
+  const std::uint64_t page = impl_->mapped_->page_size_bytes();
+  const int fd = impl_->mapped_->data_fd();
+  const DataExtent one_page{true, offset_bytes + page};
+  if (offset_bytes > static_cast<std::uint64_t>(std::numeric_limits<off_t>::max())) return one_page;
+  const off_t data = lseek(fd, static_cast<off_t>(offset_bytes), SEEK_DATA);
+  if (data < 0) {
+    // ENXIO: no data at or after the offset; anything else: we cannot tell.
+    if (errno == ENXIO) return {false, std::numeric_limits<std::uint64_t>::max()};
+    return one_page;
+  }
+  const auto data_bytes = static_cast<std::uint64_t>(data);
+  if (data_bytes >= offset_bytes + page) {
+    return {false, data_bytes / page * page};  // the page holding `data` is not a hole
+  }
+  if (limit_bytes <= offset_bytes + page) return one_page;
+  const off_t hole = lseek(fd, data, SEEK_HOLE);
+  if (hole < 0) return one_page;
+  // A page holding any data counts as holding memory: round the end up.
+  const auto hole_bytes = static_cast<std::uint64_t>(hole);
+  return {true, std::max(offset_bytes + page, (hole_bytes + page - 1) / page * page)};
 }
 
 std::uint64_t Segment::control_size_bytes() const noexcept {

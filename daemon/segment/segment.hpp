@@ -71,6 +71,13 @@ struct SegmentStatus {
   SegmentCounters counters;
 };
 
+// Where the data object holds memory, in whole pages: a never-written page of a shared-memory
+// object holds none and reads as zero, but reading it through a mapping would give it some.
+struct DataExtent {
+  bool holds_memory = true;     // false: every page of the extent is a hole
+  std::uint64_t end_bytes = 0;  // the answer holds from the offset asked about up to here
+};
+
 class Segment {
  public:
   // Creates the objects when missing (config.size_bytes > 0), attaches when present, grows the
@@ -93,6 +100,12 @@ class Segment {
   std::uint64_t mapped_size_bytes() const noexcept;
   std::uint64_t max_size_bytes() const noexcept;
   std::uint32_t page_size_bytes() const noexcept;
+  // The extent of pages from offset_bytes (a page multiple), looking no further than
+  // limit_bytes: finding where memory ends costs a walk of the memory's pages in the kernel,
+  // so a caller asking about one page gets an answer for one page. Conservative: when unsure
+  // (an error, or a file system without hole reporting) it says the page holds memory. Safe from
+  // any thread (SEEK_DATA/SEEK_HOLE; nothing here reads or writes at the file position).
+  DataExtent data_extent(std::uint64_t offset_bytes, std::uint64_t limit_bytes) const;
 
   // Size recorded in the control object; a runtime that grew its memory raised it.
   std::uint64_t control_size_bytes() const noexcept;
