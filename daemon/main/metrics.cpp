@@ -87,6 +87,12 @@ std::string render_prometheus(const MetricsIdentity& identity, const DaemonCount
         c.catchups_started);
   w.one("wmd_catchups_completed_total", "counter", "Catch-up rounds completed towards peers.",
         c.catchups_completed);
+  w.one("wmd_digest_rounds_deferred_total", "counter",
+        "Peers' digest sets whose catch-up round waited (at most one round per peer per gap).",
+        c.digest_rounds_deferred);
+  w.one("wmd_digest_rounds_coalesced_total", "counter",
+        "Peers' waiting digest sets replaced by a newer one (their round never ran).",
+        c.digest_rounds_coalesced);
 
   // The mesh as a whole.
   w.one("wmd_patches_sent_total", "counter", "Patches queued to peers, all sessions.",

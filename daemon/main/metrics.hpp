@@ -24,6 +24,8 @@ struct DaemonCounters {
   std::uint64_t pages_merged = 0;      // page states merged by catch-up
   std::uint64_t catchups_started = 0;  // our catch-up rounds towards peers
   std::uint64_t catchups_completed = 0;
+  std::uint64_t digest_rounds_deferred = 0;   // peers' digest sets that waited for their gap
+  std::uint64_t digest_rounds_coalesced = 0;  // waiting digest sets replaced by a newer one
   std::uint64_t errors = 0;
   std::uint64_t audit_findings = 0;  // pages an audit scan found changed behind the tracker
   std::uint64_t size_bytes = 0;

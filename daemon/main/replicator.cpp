@@ -53,7 +53,8 @@ Replicator::Replicator(Engine& engine, asio::io_context& net_io, ReplicatorConfi
       tracker_(config.parallel_scan_threshold_bytes),
       work_(engine_io_.get_executor()),
       scan_timer_(engine_io_),
-      status_timer_(engine_io_) {
+      status_timer_(engine_io_),
+      digest_timer_(engine_io_) {
   if (config_.kernel_tracking && hooks_.writers) {
     kernel_.emplace(kernel::KernelTrackerConfig{engine_.page_size(), config_.audit_interval, true});
   }
@@ -120,6 +121,7 @@ void Replicator::stop() {
     boost::system::error_code ignored;
     scan_timer_.cancel(ignored);
     status_timer_.cancel(ignored);
+    digest_timer_.cancel(ignored);
     work_.reset();
     engine_io_.stop();
   });
@@ -270,6 +272,7 @@ void Replicator::on_closed(net::SessionId id) {
   const bool resync = it->second.applied_anything;
   const std::string peer_id = it->second.peer_id;
   peers_.erase(it);
+  digest_rounds_.close(id);
   // We do not relay patches (in a full mesh every peer hears the origin itself), so when a
   // peer leaves, what it sent us may not have reached the others: a peer that crashed between
   // two sends, or a client connected to us alone. A catch-up round in both directions with
@@ -290,6 +293,7 @@ void Replicator::fail_peer(net::SessionId id, std::error_code error, const std::
   const std::string detail = what + ": " + error.message();
   post_to_net([this, id, code, detail] { mesh_->close_session(id, code, detail); });
   peers_.erase(id);
+  digest_rounds_.close(id);
 }
 
 bool Replicator::grow_for_peer(net::SessionId id, std::uint64_t size_bytes, const char* what) {
@@ -408,11 +412,52 @@ void Replicator::digests_sent(net::SessionId id) {
 void Replicator::handle_digests(net::SessionId id, PeerState& peer, proto::Digests digests) {
   auto set = peer.incoming_digests.add(std::move(digests));
   if (!set) return;
+  // Growth at once, whether or not the round waits: it costs a comparison unless the segment
+  // grows, and the peer's writes beyond our size (patches, page states) need the room now.
   if (!grow_for_peer(id, set->size_bytes, "digests")) return;
+  // A round costs O(pages) of the engine thread, a request 14 bytes: the limiter lets each
+  // peer have one round per gap, the newest set waiting for it.
+  auto now_set = digest_rounds_.offer(id, std::move(*set), Clock::now());
+  counters_.digest_rounds_deferred = digest_rounds_.deferred_total();
+  counters_.digest_rounds_coalesced = digest_rounds_.coalesced_total();
+  if (now_set) {
+    run_digest_round(id, std::move(*now_set));
+  } else {
+    spdlog::trace("catch-up: digests from peer {} wait for their round", peer.peer_id);
+  }
+  schedule_digest_rounds();
+}
+
+void Replicator::run_digest_round(net::SessionId id, net::DigestSet set) {
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  const auto started = Clock::now();
   auto pages =
-      net::plan_pages_to_send(engine_.nonzero_digests(), set->digests, engine_.zero_page_digest());
-  if (set->reply_requested) send_digests(id, /*reply_requested=*/false);
-  start_catchup(id, peer, std::move(pages));
+      net::plan_pages_to_send(engine_.nonzero_digests(), set.digests, engine_.zero_page_digest());
+  if (set.reply_requested) send_digests(id, /*reply_requested=*/false);
+  start_catchup(id, it->second, std::move(pages));
+  const auto ended = Clock::now();
+  digest_rounds_.round_ran(id, ended, ended - started);
+}
+
+void Replicator::schedule_digest_rounds() {
+  const auto due = digest_rounds_.next_due();
+  if (due == digest_timer_due_) return;  // armed for it already (or nothing waits, as before)
+  digest_timer_due_ = due;
+  if (!due) {
+    boost::system::error_code ignored;
+    digest_timer_.cancel(ignored);
+    return;
+  }
+  digest_timer_.expires_at(*due);  // cancels the wait for an earlier time, if any
+  digest_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    digest_timer_due_.reset();
+    for (auto& [id, set] : digest_rounds_.take_due(Clock::now())) {
+      run_digest_round(id, std::move(set));
+    }
+    schedule_digest_rounds();
+  });
 }
 
 void Replicator::start_catchup(net::SessionId id, PeerState& peer,
@@ -566,6 +611,8 @@ void Replicator::on_status(net::MeshSnapshot snapshot) {
   published.pages_merged = counters_.pages_merged;
   published.catchups_started = counters_.catchups_started;
   published.catchups_completed = counters_.catchups_completed;
+  published.digest_rounds_deferred = counters_.digest_rounds_deferred;
+  published.digest_rounds_coalesced = counters_.digest_rounds_coalesced;
   published.errors = errors_;
   published.size_bytes = engine_.size_bytes();
   published.max_size_bytes = engine_.max_size_bytes();
@@ -581,14 +628,18 @@ void Replicator::on_status(net::MeshSnapshot snapshot) {
     spdlog::info(
         "stats: {} scans, {} pages changed ({} bytes); patches sent {} ({} wire bytes out), "
         "received {} ({} wire bytes in), {} bytes applied, {} pages merged; {} peers connected, "
-        "{} bytes queued, size {} bytes",
+        "{} bytes queued, size {} bytes; {} catch-up rounds started, {} digest sets deferred "
+        "({} coalesced)",
         counters_.scans - was.scans, counters_.pages_changed - was.pages_changed,
         counters_.bytes_changed - was.bytes_changed, snapshot.patches_sent - net_was.patches_sent,
         snapshot.bytes_sent - net_was.bytes_sent,
         snapshot.patches_received - net_was.patches_received,
         snapshot.bytes_received - net_was.bytes_received,
         counters_.bytes_applied - was.bytes_applied, counters_.pages_merged - was.pages_merged,
-        snapshot.peers.size(), snapshot.queue_bytes, engine_.size_bytes());
+        snapshot.peers.size(), snapshot.queue_bytes, engine_.size_bytes(),
+        counters_.catchups_started - was.catchups_started,
+        counters_.digest_rounds_deferred - was.digest_rounds_deferred,
+        counters_.digest_rounds_coalesced - was.digest_rounds_coalesced);
     if (kernel_) {
       const auto& k = kernel_->stats();
       const auto& k_was = kernel_at_last_stats_;

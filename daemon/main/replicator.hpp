@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "daemon/engine/engine.hpp"
+#include "daemon/main/digest_round_limiter.hpp"
 #include "daemon/main/metrics.hpp"
 #include "daemon/net/catchup.hpp"
 #include "daemon/net/mesh.hpp"
@@ -123,6 +124,9 @@ class Replicator {
   void on_closed(net::SessionId id);
   void on_message(net::SessionId id, proto::Message message);
   void handle_digests(net::SessionId id, PeerState& peer, proto::Digests digests);
+  // One catch-up round for a complete digest set the limiter let through.
+  void run_digest_round(net::SessionId id, net::DigestSet set);
+  void schedule_digest_rounds();
   void send_digests(net::SessionId id, bool reply_requested);
   void digests_sent(net::SessionId id);
   void start_catchup(net::SessionId id, PeerState& peer, std::vector<std::uint64_t> pages);
@@ -149,6 +153,9 @@ class Replicator {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   boost::asio::steady_timer scan_timer_;
   boost::asio::steady_timer status_timer_;
+  // Fires when the limiter's earliest waiting digest set is due; armed for digest_timer_due_.
+  boost::asio::steady_timer digest_timer_;
+  std::optional<std::chrono::steady_clock::time_point> digest_timer_due_;
   std::chrono::steady_clock::time_point next_scan_;
   std::chrono::steady_clock::time_point last_scan_end_;
   std::chrono::steady_clock::duration last_scan_duration_{};
@@ -157,6 +164,7 @@ class Replicator {
 
   // Engine thread only.
   std::map<net::SessionId, PeerState> peers_;
+  DigestRoundLimiter digest_rounds_;
   bool notify_posted_ = false;
   std::uint64_t published_lamport_ = 0;
   std::uint64_t published_size_ = 0;
@@ -175,6 +183,8 @@ class Replicator {
     std::uint64_t scan_time_us = 0;
     std::uint64_t catchups_started = 0;
     std::uint64_t catchups_completed = 0;
+    std::uint64_t digest_rounds_deferred = 0;   // complete sets that waited for their gap
+    std::uint64_t digest_rounds_coalesced = 0;  // waiting sets replaced by a newer one
   };
   // Last completed catch-up round with each peer (either direction), by peer id.
   std::map<std::string, std::uint64_t> last_catchup_unix_ms_;
