@@ -161,11 +161,18 @@ class Engine {
   // (A page the patch rewrites entirely, with a timestamp above the one a local round would take
   // now, is not checked for pending changes: they would lose every byte to the patch on every
   // replica anyway, and skipping the read makes bulk transfers cheaper.)
-  // Errors: malformed, invalid_peer_id, beyond_max_size, pool_exhausted, or GrowFn's error.
+  // A new origin takes a slot in the persistent peer table (max_peers) only once the patch
+  // passed every check and stores at least one byte: a refused patch, or one whose every byte
+  // loses, leaves the table as it was.
+  // Errors: malformed, invalid_peer_id, beyond_max_size, pool_exhausted, peer_table_full (a
+  // new origin that would store bytes, the table full), or GrowFn's error.
   Result<ApplyStats> apply(const Patch& patch);
   Result<ApplyStats> apply_patches(std::span<const Patch> patches);
 
   // --- seed API: getVectorClock -------------------------------------------------------
+  // Highest sequence number seen per origin in the peer table: our own, and every origin one of
+  // whose patches or page states stored a byte (an origin that never won a byte has no slot,
+  // so no entry).
   VectorClock vector_clock() const;
 
   // --- seed API: resizeMemory ---------------------------------------------------------
@@ -183,6 +190,9 @@ class Engine {
   Result<PageState> export_page(std::uint64_t page);
   // Merges a page state with the per-byte rule (higher version wins). Validates first
   // (page size, canonical versions, max size); grows when the page is past the current size.
+  // Only the peer ids of runs that win bytes take peer table slots (as for apply()).
+  // Errors: malformed, invalid_peer_id, beyond_max_size, pool_exhausted, peer_table_full
+  // (nothing interned), or GrowFn's error.
   Result<MergeStats> merge_page(const PageState& state);
 
   // --- accessors ------------------------------------------------------------------------

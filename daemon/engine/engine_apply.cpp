@@ -40,6 +40,49 @@ Status validate_patch(const Patch& patch, std::uint64_t max_size_bytes, std::uin
 
 }  // namespace
 
+std::uint32_t Engine::Impl::ref_for_deciding(const std::string& id) {
+  if (auto ref = peers_->find(id)) return *ref;
+  const auto next = static_cast<std::uint32_t>(peers_->ref_count() + pending_names_.size());
+  auto [it, added] = pending_refs_.try_emplace(id, next);
+  if (added) pending_names_.push_back(id);
+  return it->second;
+}
+
+void Engine::Impl::clear_pending_peers() {
+  pending_names_.clear();
+  pending_refs_.clear();
+}
+
+Status Engine::Impl::intern_pending_peers(VersionList& lists) {
+  if (pending_names_.empty()) return {};
+  const std::uint32_t first_pending = peers_->ref_count();
+  pending_new_refs_.assign(pending_names_.size(), 0);
+  std::uint32_t needed = 0;
+  for (const VersionEntry& e : lists) {
+    if (e.ts.peer_ref < first_pending) continue;
+    std::uint32_t& mark = pending_new_refs_[e.ts.peer_ref - first_pending];
+    if (mark == 0) {
+      mark = 1;
+      ++needed;
+    }
+  }
+  if (!peers_->has_room_for(needed)) return errc::peer_table_full;
+  for (std::size_t i = 0; i < pending_names_.size(); ++i) {
+    if (pending_new_refs_[i] == 0) continue;
+    auto ref = peers_->intern(pending_names_[i]);
+    if (!ref) return ref.error();  // unreachable: room was checked
+    pending_new_refs_[i] = *ref;
+  }
+  // Interned in pending order, so the renumbering is injective and keeps lists canonical.
+  for (VersionEntry& e : lists) {
+    if (e.ts.peer_ref >= first_pending) {
+      e.ts.peer_ref = pending_new_refs_[e.ts.peer_ref - first_pending];
+    }
+  }
+  clear_pending_peers();
+  return {};
+}
+
 Status Engine::Impl::grow_to(std::uint64_t new_size_bytes) {
   if (new_size_bytes <= header_->size_bytes) return {};
   if (grow_) {
@@ -79,11 +122,15 @@ void Engine::Impl::decide_apply_page(ApplyPage& w, Stamp ts) {
 Result<ApplyStats> Engine::Impl::apply(const Patch& patch) {
   std::uint64_t end_bytes = 0;
   if (Status s = validate_patch(patch, config_.max_size_bytes, &end_bytes); !s) return s.error();
-  auto origin = peers_->intern(patch.origin);
-  if (!origin) return origin.error();
+  // A new origin is interned only if the patch stores a run (see ref_for_deciding).
+  clear_pending_peers();
+  const std::uint32_t origin = ref_for_deciding(patch.origin);
   ApplyStats stats;
   const std::uint64_t needed_size = (end_bytes + page_size_ - 1) / page_size_ * page_size_;
   if (needed_size > header_->size_bytes) {
+    // Bytes past the current size were never written, so a new origin surely takes a slot:
+    // refuse before growing when it cannot.
+    if (!pending_names_.empty() && !peers_->has_room_for(1)) return errc::peer_table_full;
     if (Status s = grow_to(needed_size); !s) return s.error();
     stats.grew = true;
   }
@@ -114,7 +161,7 @@ Result<ApplyStats> Engine::Impl::apply(const Patch& patch) {
   stats.pages_touched = apply_pages_.size();
 
   // Decide every page before touching any, so that pool exhaustion changes nothing.
-  const Stamp ts{patch.lamport, *origin};
+  const Stamp ts{patch.lamport, origin};
   apply_lists_.clear();
   apply_written_.clear();
   for (ApplyPage& w : apply_pages_) decide_apply_page(w, ts);
@@ -152,6 +199,9 @@ Result<ApplyStats> Engine::Impl::apply(const Patch& patch) {
                          : VersionPool::blocks_for(w.list_count);
   }
   if (blocks_needed > pool_->available()) return errc::pool_exhausted;
+  // Last check: a new origin takes its slot now, at the pending ref the pages were decided with
+  // (the table appends), so apply_lists_ needs no renumbering. Nothing written yet if it fails.
+  if (Status s = intern_pending_peers(apply_lists_); !s) return s.error();
 
   // Seen before any byte carries it, so a kill mid-way never lets a later local round reuse it.
   note_lamport(patch.lamport);
@@ -191,8 +241,9 @@ Result<ApplyStats> Engine::Impl::apply(const Patch& patch) {
   }
 
   engine_detail::copy_fence();  // streamed stores visible before we return to the caller
-  peers_->note_seq(*origin, patch.seq);
-  if (*origin == own_ref_ && patch.seq > header_->local_seq) {
+  // A new origin whose patch stored nothing has no slot: its sequence number goes unrecorded.
+  if (origin < peers_->ref_count()) peers_->note_seq(origin, patch.seq);
+  if (origin == own_ref_ && patch.seq > header_->local_seq) {
     // Our own earlier patch came back (state lost and rebuilt): never reissue its seq.
     std::atomic_ref<std::uint64_t>(header_->local_seq).store(patch.seq, std::memory_order_release);
   }
@@ -223,18 +274,23 @@ Result<MergeStats> Engine::Impl::merge_page(const PageState& state) {
   }
   if (state.versions.back().end != page_size_) return errc::malformed;
 
+  // New peer ids are interned only for the runs that win bytes (see ref_for_deciding).
   VersionList& remote = remote_list_;
   remote.clear();
+  clear_pending_peers();
+  const std::uint32_t first_pending = peers_->ref_count();
   for (const VersionRun& v : state.versions) {
     std::uint32_t ref = 0;
     if (v.ts.lamport != 0) {
-      if (!is_merge_peer(v.ts.peer)) {  // the peer table never renumbers: the cache holds
-        auto r = peers_->intern(v.ts.peer);
-        if (!r) return r.error();
-        merge_peer_id_ = v.ts.peer;
-        merge_peer_ref_ = *r;
+      if (is_merge_peer(v.ts.peer)) {
+        ref = merge_peer_ref_;
+      } else {
+        ref = ref_for_deciding(v.ts.peer);
+        if (ref < first_pending) {  // the peer table never renumbers: the cache holds
+          merge_peer_id_ = v.ts.peer;
+          merge_peer_ref_ = ref;
+        }
       }
-      ref = merge_peer_ref_;
     }
     remote.push_back(VersionEntry{v.start, v.end, Stamp{v.ts.lamport, ref}});
   }
@@ -242,6 +298,11 @@ Result<MergeStats> Engine::Impl::merge_page(const PageState& state) {
   MergeStats stats;
   const std::uint64_t page = state.page_index;
   if (page >= page_count()) {
+    // A page past the current size was never written: every new id wins bytes there and needs
+    // a slot. Refuse before growing when they cannot all have one.
+    if (!peers_->has_room_for(static_cast<std::uint32_t>(pending_names_.size()))) {
+      return errc::peer_table_full;
+    }
     if (Status s = grow_to((page + 1) * page_size_); !s) return s.error();
     stats.grew = true;
   }
@@ -253,6 +314,7 @@ Result<MergeStats> Engine::Impl::merge_page(const PageState& state) {
   engine_detail::merge_max(old_list_, remote, order(), new_list_, written_);
   if (!written_.empty()) {
     if (VersionPool::blocks_for(new_list_) > pool_->available()) return errc::pool_exhausted;
+    if (Status s = intern_pending_peers(new_list_); !s) return s.error();
     note_lamport(max_lamport);  // before any byte carries it (see apply)
     std::uint8_t* memory = memory_page(page);
     std::uint8_t* shadow = shadow_page(page);

@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "daemon/engine/engine.hpp"
@@ -90,7 +91,22 @@ class Engine::Impl {
                   const engine_detail::VersionList& versions);
   std::vector<VersionRun> to_version_runs(const engine_detail::VersionList& list) const;
   std::uint64_t page_count() const { return header_->size_bytes / page_size_; }
-  engine_detail::StampOrder order() const { return engine_detail::StampOrder(&peers_->names()); }
+  engine_detail::StampOrder order() const {
+    return engine_detail::StampOrder(&peers_->names(), &pending_names_);
+  }
+
+  // --- engine_apply.cpp: peer ids of a message being decided
+  // A remote message is decided before any of its new peer ids takes a slot in the persistent
+  // peer table: an id not in the table gets a pending ref past it (see StampOrder) for the
+  // time of one apply()/merge_page(), and is interned only when a version run that carries it
+  // is about to be stored. So a refused message, or one whose every byte loses, leaves the
+  // table as it was (a hostile peer cannot fill it with made-up ids).
+  // The ref to decide with for a valid peer id: its table ref, else a pending ref.
+  std::uint32_t ref_for_deciding(const std::string& id);
+  void clear_pending_peers();
+  // Interns the pending ids that `lists` references and renumbers those entries to the refs
+  // they got. Errors: peer_table_full, with nothing interned.
+  Status intern_pending_peers(engine_detail::VersionList& lists);
 
   EngineConfig config_;
   std::uint32_t page_size_ = 0;
@@ -117,7 +133,10 @@ class Engine::Impl {
   std::vector<engine_detail::PageRange> written_;
   std::vector<std::uint8_t> page_scratch_;  // one page
   engine_detail::VersionList remote_list_;  // merge_page(): the remote versions, interned
-  // merge_page(): the last peer id it interned (valid) and its ref (0: none yet).
+  std::vector<std::string> pending_names_;  // index = pending ref - peers_->ref_count()
+  std::unordered_map<std::string, std::uint32_t> pending_refs_;
+  std::vector<std::uint32_t> pending_new_refs_;  // intern_pending_peers(): index as above
+  // merge_page(): the last peer id it found in the table (valid) and its ref (0: none yet).
   std::string merge_peer_id_;
   std::uint32_t merge_peer_ref_ = 0;
   bool is_merge_peer(const std::string& id) const {

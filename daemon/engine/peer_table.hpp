@@ -24,10 +24,15 @@ class PeerTable {
   // Reads the published slots. False when one is malformed or an id repeats.
   bool load();
 
-  // The ref of id, adding it to the table when new. Errors: peer_table_full.
+  // The ref of id, adding it to the table when new: a new id always gets ref ref_count() (the
+  // table only appends, and never renumbers). Errors: peer_table_full.
   // REQUIRES: is_valid_peer_id(id).
   Result<std::uint32_t> intern(const std::string& id);
   std::optional<std::uint32_t> find(const std::string& id) const;
+  // True when `count` more new ids can be interned.
+  bool has_room_for(std::uint32_t count) const {
+    return header_->max_peers - header_->peer_count >= count;
+  }
 
   // Index = peer ref; ref 0 is the zero timestamp's "".
   const std::vector<std::string>& names() const { return names_; }

@@ -19,18 +19,27 @@ struct Stamp {
 };
 
 // Orders stamps like Timestamp: lamport, then the peer id bytes.
-// REQUIRES: *peer_names outlives the order and holds every ref compared (index = ref).
+// Refs past the peer table name ids not interned yet: ref peer_names->size() + i is
+// (*pending_names)[i]. They let a message be decided before its new ids take table slots.
+// REQUIRES: *peer_names (and *pending_names) outlive the order and name every ref compared.
 class StampOrder {
  public:
-  explicit StampOrder(const std::vector<std::string>* peer_names) : names_(peer_names) {}
+  explicit StampOrder(const std::vector<std::string>* peer_names,
+                      const std::vector<std::string>* pending_names = nullptr)
+      : names_(peer_names), pending_(pending_names) {}
   bool less(Stamp a, Stamp b) const {
     if (a.lamport != b.lamport) return a.lamport < b.lamport;
     if (a.peer_ref == b.peer_ref) return false;
-    return (*names_)[a.peer_ref] < (*names_)[b.peer_ref];
+    return name(a.peer_ref) < name(b.peer_ref);
   }
 
  private:
+  const std::string& name(std::uint32_t ref) const {
+    return ref < names_->size() ? (*names_)[ref] : (*pending_)[ref - names_->size()];
+  }
+
   const std::vector<std::string>* names_;
+  const std::vector<std::string>* pending_;
 };
 
 struct VersionEntry {
