@@ -1,6 +1,8 @@
 // wmdd: the sync daemon. Parses options, opens the segment and the persistent engine state,
 // then runs the mesh on this (network) thread and the replicator on its engine thread until
-// SIGTERM/SIGINT, when it scans one last time, flushes the queues (bounded) and exits 0.
+// SIGTERM/SIGINT, when it scans one last time, flushes the queues (bounded) and exits 0. A
+// second SIGTERM/SIGINT during that flush ends it at once with exit code 1 (what was still
+// queued is not sent; the replication state is crash-safe and the peers catch up).
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -37,6 +39,12 @@ constexpr auto kShutdownFlushTimeout = std::chrono::milliseconds(2000);
 constexpr auto kDoorbellPoll = std::chrono::milliseconds(500);
 constexpr auto kSystemdStatusInterval = std::chrono::seconds(5);
 constexpr int kExitConfig = 2;  // as for bad options: systemd does not restart it
+// A second SIGTERM/SIGINT cut the shutdown flush short: queued patches were dropped.
+constexpr int kExitFlushCutShort = 1;
+
+const char* signal_name(int signal_number) {
+  return signal_number == SIGTERM ? "SIGTERM" : "SIGINT";
+}
 
 // True for 127.0.0.0/8, ::1 and "localhost": addresses no other machine can reach.
 bool is_loopback(const std::string& host) {
@@ -281,18 +289,34 @@ int run(const Options& options) {
   };
   schedule_status();
 
+  // The first signal starts a graceful stop; the handler stays armed so that a second one (an
+  // operator or a service manager out of patience) ends the flush wait at once.
   bool stopping = false;
-  signals.async_wait([&](boost::system::error_code ec, int signal_number) {
-    if (ec || stopping) return;
+  int exit_code = 0;
+  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
+                                                                      int signal_number) {
+    if (ec) return;
+    if (stopping) {
+      spdlog::warn(
+          "received {} again: exiting now without waiting for the flush ({} bytes still "
+          "queued are dropped; the replication state is crash-safe, peers catch up on "
+          "reconnect)",
+          signal_name(signal_number), mesh.snapshot().queue_bytes);
+      exit_code = kExitFlushCutShort;
+      net_io.stop();
+      return;
+    }
     stopping = true;
+    signals.async_wait(on_signal);
     boost::system::error_code ignored;
     status_timer.cancel(ignored);
     if (metrics) metrics->stop();
     systemd.stopping("stopping: final scan and flushing queues");
-    spdlog::info("received {}: final scan, flushing queues, exiting",
-                 signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+    spdlog::info("received {}: final scan, flushing queues, exiting (a second one exits at once)",
+                 signal_name(signal_number));
     replicator.final_scan([&] { mesh.shutdown(kShutdownFlushTimeout, [&] { net_io.stop(); }); });
-  });
+  };
+  signals.async_wait(on_signal);
 
   replicator.start();
   {
@@ -301,8 +325,8 @@ int run(const Options& options) {
   }
   replicator.stop();
   segment->set_daemon_pid(0);
-  spdlog::info("wmdd stopped");
-  return 0;
+  spdlog::info("wmdd stopped{}", exit_code == 0 ? "" : " (flush cut short)");
+  return exit_code;
 }
 
 }  // namespace
