@@ -45,23 +45,33 @@ Mesh::Mesh(asio::io_context& io, MeshConfig config, MeshCallbacks callbacks)
       acceptor_(io),
       shutdown_timer_(io),
       accept_retry_timer_(io) {
-  std::uint64_t seed = config_.seed;
-  const auto own_address = config_.listen.to_string();
-  for (const auto& peer : config_.peers) {
-    if (peer.to_string() == own_address) {
-      spdlog::info("ignoring peer {}: it is our own listen address", own_address);
-      continue;
-    }
-    dialers_.push_back(std::make_unique<Dialer>(
-        io_, peer,
-        Backoff(config_.backoff_initial, config_.backoff_max, ++seed * 0x9e3779b97f4a7c15ull)));
-  }
+  for (const auto& peer : config_.peers) add_dialer(peer);
   hello_.cluster = config_.identity.cluster;
   hello_.peer_id = config_.identity.peer_id;
   hello_.page_size_bytes = config_.identity.page_size_bytes;
 }
 
 Mesh::~Mesh() = default;
+
+bool Mesh::add_dialer(const HostPort& peer) {
+  const auto own_address = config_.listen.to_string();
+  if (peer.to_string() == own_address) {
+    spdlog::info("ignoring peer {}: it is our own listen address", own_address);
+    return false;
+  }
+  // Each dialer's jitter has its own seed, derived from the mesh's.
+  const std::uint64_t seed = (config_.seed + dialers_.size() + 1) * 0x9e3779b97f4a7c15ull;
+  dialers_.push_back(std::make_unique<Dialer>(
+      io_, peer, Backoff(config_.backoff_initial, config_.backoff_max, seed)));
+  return true;
+}
+
+void Mesh::add_peer(const HostPort& peer) {
+  if (stopping_) return;
+  if (!add_dialer(peer)) return;
+  config_.peers.push_back(peer);
+  if (acceptor_.is_open()) schedule_dial(*dialers_.back(), std::chrono::milliseconds(0));
+}
 
 Status Mesh::start() {
   boost::system::error_code ec;
@@ -485,7 +495,10 @@ MeshSnapshot Mesh::snapshot() const {
   snap.disconnected.clear();
   for (const auto& dialer : dialers_) {
     if (dialer->is_self) continue;
-    if (dialer->peer_id && established_.count(*dialer->peer_id) != 0) continue;
+    if (dialer->peer_id && established_.count(*dialer->peer_id) != 0) {
+      if (!dialer->busy) ++snap.dialers_standing_by;
+      continue;
+    }
     snap.disconnected.push_back(
         {dialer->address.to_string(), dialer->peer_id.value_or(""), dialer->last_failure});
   }

@@ -117,6 +117,10 @@ struct MeshSnapshot {
   // timeout, reset (not: our shutdown, a duplicate resolved, a peer closing cleanly).
   std::uint64_t connection_errors = 0;
   std::uint64_t connections_rejected = 0;  // inbound, over max_connections
+  // Dialers at rest: each knows its peer's id and that peer is connected through a session
+  // the dialer does not hold (the tie-break kept the other direction), so it does not dial
+  // again until that session ends.
+  std::uint64_t dialers_standing_by = 0;
 };
 
 class Mesh {
@@ -132,6 +136,11 @@ class Mesh {
   Status start();
   const std::string& last_error_text() const noexcept { return last_error_text_; }
   std::uint16_t listen_port() const;
+
+  // Dials one more peer as if config.peers had held it: at once when started, else from
+  // start(). For a peer whose port is known only once it listens (port 0). Ignored while
+  // shutting down, and for our own configured listen address.
+  void add_peer(const HostPort& peer);
 
   // The replicated part of our Hello (size, lamport, clock); identity fields are ours.
   void set_hello(proto::Hello hello);
@@ -162,6 +171,8 @@ class Mesh {
  private:
   struct Dialer;
 
+  // Appends a dialer for peer unless it is our own listen address; false when it was.
+  bool add_dialer(const HostPort& peer);
   void start_accept();
   void schedule_dial(Dialer& dialer, std::chrono::milliseconds delay);
   void dial(Dialer& dialer);

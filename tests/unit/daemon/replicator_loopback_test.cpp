@@ -51,11 +51,11 @@ struct Node {
     replicator = std::make_unique<Replicator>(*engine, net_io, rc, std::move(hooks));
   }
 
-  void start_mesh(asio::io_context& net_io, std::vector<net::HostPort> peers,
-                  std::uint16_t port = 0) {
+  // Listens on 127.0.0.1 port 0 (any free port; mesh->listen_port() tells which).
+  void start_mesh(asio::io_context& net_io, std::vector<net::HostPort> peers) {
     net::MeshConfig mc;
     mc.identity = {engine->peer_id(), "test", kPage, kMax};
-    mc.listen = {"127.0.0.1", port};
+    mc.listen = {"127.0.0.1", 0};
     mc.peers = std::move(peers);
     mc.heartbeat_interval = std::chrono::milliseconds(100);
     mc.heartbeat_timeout = std::chrono::milliseconds(2000);
@@ -93,13 +93,6 @@ struct Node {
   std::unique_ptr<net::Mesh> mesh;
   std::atomic<bool> started{false};
 };
-
-// A port that was free a moment ago (the tests need both ports before either mesh starts).
-std::uint16_t free_port() {
-  asio::io_context io;
-  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
-  return acceptor.local_endpoint().port();
-}
 
 template <typename Pred>
 bool eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
@@ -244,29 +237,37 @@ TEST_CASE("two daemons dialing each other keep exactly one connection, dialed by
   std::thread net_thread([&] { net_io.run(); });
   Node a("a", 4 * kPage, net_io);
   Node b("b", 4 * kPage, net_io);
-  const auto a_port = free_port();
-  const auto b_port = free_port();
+  // Both listen on port 0 (no port picked in advance can be taken meanwhile); each dials the
+  // other's bound port as soon as both are known, in the same network-thread turn.
   on_net(net_io, [&] {
-    a.start_mesh(net_io, {net::HostPort{"127.0.0.1", b_port}}, a_port);
-    b.start_mesh(net_io, {net::HostPort{"127.0.0.1", a_port}}, b_port);
+    a.start_mesh(net_io, {});
+    b.start_mesh(net_io, {});
+    a.mesh->add_peer({"127.0.0.1", b.mesh->listen_port()});
+    b.mesh->add_peer({"127.0.0.1", a.mesh->listen_port()});
     return 0;
   });
-  auto peers_of = [&](Node& n) { return on_net(net_io, [&] { return n.mesh->snapshot().peers; }); };
+  auto snapshot_of = [&](Node& n) { return on_net(net_io, [&] { return n.mesh->snapshot(); }); };
+  net::SessionId kept = 0;
   CHECK(eventually([&] {
-    const auto pa = peers_of(a);
-    const auto pb = peers_of(b);
-    // a's surviving connection is the one a dialed; b sees it as accepted.
-    return pa.size() == 1 && pb.size() == 1 && pa[0].outbound && !pb[0].outbound;
+    const auto sa = snapshot_of(a);
+    const auto sb = snapshot_of(b);
+    // a's surviving connection is the one a dialed; b sees it as accepted. b's dialer has
+    // learned a's id and stands by: it dials again only once that session ends, so from here
+    // on nothing can replace the session.
+    if (sa.peers.size() != 1 || sb.peers.size() != 1) return false;
+    kept = sa.peers[0].id;
+    return sa.peers[0].outbound && !sb.peers[0].outbound && sb.dialers_standing_by == 1 &&
+           sa.dialers_standing_by == 0;
   }));
-  // It stays that way: the loser's dialer does not keep replacing it.
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  const auto pa = peers_of(a);
-  REQUIRE(pa.size() == 1);
-  CHECK(pa[0].outbound);
 
   const std::vector<std::uint8_t> x{5, 6, 7};
   b.write(kPage + 1, x);
   CHECK(eventually([&] { return a.snapshot() == b.snapshot(); }));
+  // The same session carried the write: it was never replaced.
+  const auto after = snapshot_of(a);
+  REQUIRE(after.peers.size() == 1);
+  CHECK(after.peers[0].id == kept);
+  CHECK(after.peers[0].outbound);
 
   std::promise<void> a_down;
   std::promise<void> b_down;
