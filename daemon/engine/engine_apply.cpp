@@ -199,8 +199,8 @@ Result<ApplyStats> Engine::Impl::apply(const Patch& patch) {
                          : VersionPool::blocks_for(w.list_count);
   }
   if (blocks_needed > pool_->available()) return errc::pool_exhausted;
-  // Last check: a new origin takes its slot now, at the pending ref the pages were decided with
-  // (the table appends), so apply_lists_ needs no renumbering. Nothing written yet if it fails.
+  // Last check: a new origin takes its slot now, and gets the very ref the pages were decided
+  // with (the table appends), so the renumbering is the identity. Nothing written if it fails.
   if (Status s = intern_pending_peers(apply_lists_); !s) return s.error();
 
   // Seen before any byte carries it, so a kill mid-way never lets a later local round reuse it.

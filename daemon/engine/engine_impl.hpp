@@ -132,7 +132,8 @@ class Engine::Impl {
   std::vector<engine_detail::PageRange> ranges_;
   std::vector<engine_detail::PageRange> written_;
   std::vector<std::uint8_t> page_scratch_;  // one page
-  engine_detail::VersionList remote_list_;  // merge_page(): the remote versions, interned
+  engine_detail::VersionList
+      remote_list_;  // merge_page(): the remote versions (table or pending refs)
   std::vector<std::string> pending_names_;  // index = pending ref - peers_->ref_count()
   std::unordered_map<std::string, std::uint32_t> pending_refs_;
   std::vector<std::uint32_t> pending_new_refs_;  // intern_pending_peers(): index as above
