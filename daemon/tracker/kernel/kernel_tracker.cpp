@@ -1,6 +1,7 @@
 #include "daemon/tracker/kernel/kernel_tracker.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "daemon/tracker/kernel/process_identity.hpp"
@@ -49,47 +50,12 @@ CollectRound KernelTracker::collect(std::span<const WriterRecord> writers,
   bool transition = false;
   reconcile(writers, round, transition);
 
-  std::vector<std::uint64_t> writer_pages;
-  std::size_t kernel_writers = 0;
-  std::size_t contributing_writers = 0;
-  for (Tracked& tracked : tracked_) {
-    if (!tracked.scanner) continue;
-    const WriterRecord& record = tracked.record;
-    Status status = tracked.scanner->scan_written(record.address,
-                                                  record.address + record.length_bytes, ranges_);
-    if (!status) {
-      const auto error = static_cast<kernel_errc>(status.error().value());
-      fall_back(tracked, error, tracked.scanner->last_error_text(), round);
-      transition = true;
-      continue;
-    }
-    writer_pages.clear();
-    append_wmd_pages(ranges_, record.address, config_.page_size_bytes, writer_pages);
-    if (!writer_pages.empty()) ++contributing_writers;
-    round.candidate_pages.insert(round.candidate_pages.end(), writer_pages.begin(),
-                                 writer_pages.end());
-    // Checked after the scan: a writer alive now had every write up to the scan reported; one
-    // that died may have written after our previous scan into memory we can no longer ask about.
-    if (!same_live_process(record.pid, record.start_time_ticks)) {
-      fall_back(tracked, kernel_errc::writer_gone, "process exited or pid reused", round);
-      transition = true;
-      continue;
-    }
-    ++kernel_writers;
-  }
-  if (contributing_writers > 1) {
-    std::sort(round.candidate_pages.begin(), round.candidate_pages.end());
-    round.candidate_pages.erase(
-        std::unique(round.candidate_pages.begin(), round.candidate_pages.end()),
-        round.candidate_pages.end());
-  }
+  if (!scan_writers(round, round.candidate_pages)) transition = true;
   stats_.pages_reported += round.candidate_pages.size();
-  stats_.writers_kernel = static_cast<std::uint32_t>(kernel_writers);
-  stats_.writers_hash = static_cast<std::uint32_t>(tracked_.size() - kernel_writers);
 
   if (tracked_.empty()) {
     round.hash_reason = "no registered writer";
-  } else if (kernel_writers != tracked_.size()) {
+  } else if (stats_.writers_kernel != tracked_.size()) {
     round.hash_reason = "a registered writer is not kernel-tracked";
   } else if (transition) {
     round.hash_reason = "registered writers changed";
@@ -205,6 +171,61 @@ void KernelTracker::fall_back(Tracked& tracked, kernel_errc error, std::string r
   reason += code.message();
   round.events.push_back(WriterEvent{WriterEventKind::hash_fallback, tracked.record.slot,
                                      tracked.record.pid, code, std::move(reason)});
+}
+
+bool KernelTracker::scan_writers(CollectRound& round, std::vector<std::uint64_t>& pages) {
+  bool healthy = true;
+  std::size_t kernel_writers = 0;
+  std::size_t contributing_writers = 0;
+  for (Tracked& tracked : tracked_) {
+    if (!tracked.scanner) continue;
+    const WriterRecord& record = tracked.record;
+    Status status = tracked.scanner->scan_written(record.address,
+                                                  record.address + record.length_bytes, ranges_);
+    if (!status) {
+      const auto error = static_cast<kernel_errc>(status.error().value());
+      fall_back(tracked, error, tracked.scanner->last_error_text(), round);
+      healthy = false;
+      continue;
+    }
+    writer_pages_.clear();
+    append_wmd_pages(ranges_, record.address, config_.page_size_bytes, writer_pages_);
+    if (!writer_pages_.empty()) ++contributing_writers;
+    pages.insert(pages.end(), writer_pages_.begin(), writer_pages_.end());
+    // Checked after the scan: a writer alive now had every write up to the scan reported; one
+    // that died may have written after our previous scan into memory we can no longer ask about.
+    if (!same_live_process(record.pid, record.start_time_ticks)) {
+      fall_back(tracked, kernel_errc::writer_gone, "process exited or pid reused", round);
+      healthy = false;
+      continue;
+    }
+    ++kernel_writers;
+  }
+  if (contributing_writers > 1) {
+    std::sort(pages.begin(), pages.end());
+    pages.erase(std::unique(pages.begin(), pages.end()), pages.end());
+  }
+  stats_.writers_kernel = static_cast<std::uint32_t>(kernel_writers);
+  stats_.writers_hash = static_cast<std::uint32_t>(tracked_.size() - kernel_writers);
+  return healthy;
+}
+
+bool KernelTracker::collect_again(CollectRound& round) {
+  std::vector<std::uint64_t> late_pages;
+  const bool healthy = scan_writers(round, late_pages);
+  std::vector<std::uint64_t> merged;
+  merged.reserve(round.candidate_pages.size() + late_pages.size());
+  std::set_union(round.candidate_pages.begin(), round.candidate_pages.end(), late_pages.begin(),
+                 late_pages.end(), std::back_inserter(merged));
+  stats_.pages_reported += merged.size() - round.candidate_pages.size();
+  round.candidate_pages = std::move(merged);
+  if (!healthy) {
+    // The next round finds the writer fallen back and hashes everything.
+    round.candidates_complete = false;
+    round.hash_reason = "a registered writer is not kernel-tracked";
+    last_round_complete_ = false;
+  }
+  return healthy;
 }
 
 std::uint64_t KernelTracker::record_audit(std::span<const std::uint64_t> changed_pages,

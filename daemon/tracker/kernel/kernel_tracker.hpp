@@ -16,10 +16,12 @@
 //   1. round = collect(segment.writers(), now)       // re-protects the pages it reports
 //   2. if round.candidates_complete && !round.audit_due: engine.absorb_pages(candidates)
 //      else changed = find_changed_pages(all) (or a HashTracker scan);
-//           if round.audit_due: record_audit(changed, round.candidate_pages);
-//           absorb changed
+//           if round.audit_due: if (collect_again(round)) record_audit(changed, candidates);
+//           absorb changed + candidates
 // Writes that land after step 1 are reported by the next round, so nothing is lost between the
-// kernel's report and the hash check.
+// kernel's report and the hash check. An audit asks the kernel again after hashing (before
+// absorbing): a registered writer's page written while the audit hashed is then the kernel's
+// report, not a finding.
 //
 // Thread-safety: not thread-safe; one owner (the daemon's scan thread). Pure apart from the
 // /proc files it reads and the ioctls it makes: no logging, no clocks (time is passed in).
@@ -94,6 +96,16 @@ class KernelTracker {
   CollectRound collect(std::span<const WriterRecord> writers,
                        std::chrono::steady_clock::time_point now);
 
+  // In a round with audit_due, after the full hash comparison and before absorbing: asks every
+  // kernel-tracked writer again for the pages it wrote since collect() (re-protecting them) and
+  // merges them into round.candidate_pages, so that a page a registered writer wrote while the
+  // audit was hashing counts as reported, not as a finding. The caller absorbs the candidates
+  // after this call. Returns false when a writer failed meanwhile (its event is appended to
+  // round.events and the next round hashes everything): the audit cannot tell that writer's
+  // pages from an unregistered writer's, so it must not call record_audit().
+  // REQUIRES: round is this tracker's latest collect() result, with candidates_complete.
+  bool collect_again(CollectRound& round);
+
   // After a round with audit_due: `changed_pages` is what the full hash comparison found
   // (ascending), `candidate_pages` that round's candidates. Returns the number of changed pages
   // the kernel path had not reported, also added to stats().audit_findings.
@@ -115,10 +127,14 @@ class KernelTracker {
   void reconcile(std::span<const WriterRecord> writers, CollectRound& round, bool& transition);
   void start_tracking(Tracked& tracked, CollectRound& round);
   void fall_back(Tracked& tracked, kernel_errc error, std::string reason, CollectRound& round);
+  // Scans every kernel-tracked writer, appending its pages to `pages` (ascending, unique);
+  // returns false when one fell back (events in round).
+  bool scan_writers(CollectRound& round, std::vector<std::uint64_t>& pages);
 
   const KernelTrackerConfig config_;
   std::vector<Tracked> tracked_;
-  std::vector<AddressRange> ranges_;  // scratch, reused every round
+  std::vector<AddressRange> ranges_;         // scratch, reused every round
+  std::vector<std::uint64_t> writer_pages_;  // scratch, reused every round
   std::optional<std::chrono::steady_clock::time_point> last_full_scan_;
   bool last_round_complete_ = false;
   KernelTrackerStats stats_;

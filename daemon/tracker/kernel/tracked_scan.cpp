@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <future>
 #include <iterator>
+#include <utility>
 
 namespace wmd::kernel {
 namespace {
@@ -43,11 +44,16 @@ TrackedScanReport tracked_scan(Engine& engine, KernelTracker& kernel,
                                std::span<const WriterRecord> writers,
                                std::chrono::steady_clock::time_point now,
                                std::uint64_t parallel_threshold_bytes) {
-  TrackedScanReport report;
   // First the kernel (which re-protects what it reports), then the hashes: a write landing in
   // between is hashed now and reported again next round, never lost.
-  CollectRound round = kernel.collect(writers, now);
-  report.events = std::move(round.events);
+  return apply_round(engine, kernel, hash, kernel.collect(writers, now), parallel_threshold_bytes);
+}
+
+TrackedScanReport apply_round(Engine& engine, KernelTracker& kernel,
+                              const tracker::HashTracker& hash, CollectRound round,
+                              std::uint64_t parallel_threshold_bytes) {
+  TrackedScanReport report;
+  report.events = std::exchange(round.events, {});
   if (!round.candidates_complete) {
     report.kind = RoundKind::hash;
     report.hash_reason = round.hash_reason;
@@ -62,7 +68,14 @@ TrackedScanReport tracked_scan(Engine& engine, KernelTracker& kernel,
   }
   report.kind = RoundKind::audit;
   const std::vector<std::uint64_t> changed = find_all_changed(engine, parallel_threshold_bytes);
-  report.audit_findings = kernel.record_audit(changed, round.candidate_pages);
+  // A registered writer may have written a page after collect() asked the kernel and before the
+  // hashing reached it: the kernel would report it next round, so it is no finding. Asking again
+  // now (re-protecting) makes those pages this round's candidates; later writes are reported
+  // next round and absorbed then.
+  if (kernel.collect_again(round)) {
+    report.audit_findings = kernel.record_audit(changed, round.candidate_pages);
+  }
+  std::move(round.events.begin(), round.events.end(), std::back_inserter(report.events));
   std::vector<std::uint64_t> pages;
   pages.reserve(changed.size() + round.candidate_pages.size());
   std::set_union(changed.begin(), changed.end(), round.candidate_pages.begin(),

@@ -1,8 +1,10 @@
 // wmd::kernel::tracked_scan: one change-detection round of the daemon's engine thread with
 // kernel dirty tracking, i.e. KernelTracker's round protocol applied to the engine:
 //   kernel round:  the engine absorbs only the pages the writers' kernels reported;
-//   audit round:   a kernel round that also hash-compares every page, absorbs everything that
-//                  changed and counts the pages the kernel path had not reported;
+//   audit round:   a kernel round that also hash-compares every page, asks the kernel again
+//                  (what a registered writer wrote while the audit hashed is the kernel's),
+//                  absorbs everything that changed and counts the pages the kernel path had not
+//                  reported;
 //   hash round:    HashTracker's full scan (no kernel tracking, a writer not kernel-tracked,
 //                  or writers changed since the previous round).
 // It replaces the daemon's `HashTracker::scan(engine, &stats)` call; the patches go to
@@ -41,5 +43,12 @@ TrackedScanReport tracked_scan(Engine& engine, KernelTracker& kernel,
                                std::span<const WriterRecord> writers,
                                std::chrono::steady_clock::time_point now,
                                std::uint64_t parallel_threshold_bytes = 64ull << 20);
+
+// tracked_scan() after its first step: applies a round that kernel.collect() returned a moment
+// ago (tests use it to put a writer's writes between the steps).
+// REQUIRES: `round` is the latest kernel.collect() result, not applied yet.
+TrackedScanReport apply_round(Engine& engine, KernelTracker& kernel,
+                              const tracker::HashTracker& hash, CollectRound round,
+                              std::uint64_t parallel_threshold_bytes = 64ull << 20);
 
 }  // namespace wmd::kernel

@@ -52,7 +52,8 @@ RoundResult daemon_round(KernelTracker& tracker, std::span<const WriterRecord> w
   RoundResult result;
   result.round = tracker.collect(writers, now);
   result.absorbed = hashes.absorb_changed();  // the test hashes everything to check the tracker
-  if (result.round.candidates_complete && result.round.audit_due) {
+  if (result.round.candidates_complete && result.round.audit_due &&
+      tracker.collect_again(result.round)) {
     result.audit_findings = tracker.record_audit(result.absorbed, result.round.candidate_pages);
   }
   return result;
@@ -252,6 +253,57 @@ TEST_CASE("an unregistered writer's changes are found by the audit scan and coun
 
   now += std::chrono::milliseconds(100);
   CHECK_FALSE(tracker.collect(registry, now).audit_due);  // the timer restarted
+}
+
+TEST_CASE("an audit asks the kernel again after hashing, and counts nothing if a writer died") {
+  SKIP_UNLESS_KERNEL_TRACKING();
+  SharedMemory memory(64 * kWmdPage);
+  REQUIRE(memory.ok());
+  PageHashes hashes(memory.bytes(), kWmdPage);
+  ChildWriter writer(memory, ChildWriter::Registration::uffd_wp_async);
+  REQUIRE(writer.kernel_tracking());
+  const std::vector<WriterRecord> registry{writer.record(0)};
+  const auto audit_interval = std::chrono::milliseconds(10'000);
+  KernelTracker tracker(KernelTrackerConfig{kWmdPage, audit_interval, true});
+  Clock::time_point now{};
+  (void)daemon_round(tracker, registry, hashes, now);  // hash round: new writer
+
+  // Written after the audit's collect(), before its hashing: reported by collect_again().
+  now += audit_interval;
+  CollectRound audit = tracker.collect(registry, now);
+  REQUIRE(audit.candidates_complete);
+  REQUIRE(audit.audit_due);
+  CHECK(audit.candidate_pages.empty());
+  writer.increment(std::vector<std::uint64_t>{5 * kWmdPage, 7 * kWmdPage});
+  std::vector<std::uint64_t> changed = hashes.absorb_changed();
+  CHECK(changed == std::vector<std::uint64_t>{5, 7});
+  writer.increment(std::vector<std::uint64_t>{6 * kWmdPage});  // after the hashing
+  CHECK(tracker.collect_again(audit));
+  CHECK(audit.candidate_pages == std::vector<std::uint64_t>{5, 6, 7});
+  CHECK(tracker.record_audit(changed, audit.candidate_pages) == 0);
+  CHECK(hashes.absorb_pages(audit.candidate_pages) == std::vector<std::uint64_t>{6});
+  now += std::chrono::milliseconds(100);
+  const CollectRound after = tracker.collect(registry, now);
+  CHECK(after.candidates_complete);
+  CHECK(after.candidate_pages.empty());  // collect_again took them: not reported twice
+
+  // The writer exits during the next audit: it cannot be asked, so the audit counts nothing
+  // and the next round hashes everything.
+  now += audit_interval;
+  audit = tracker.collect(registry, now);
+  REQUIRE(audit.audit_due);
+  writer.increment(std::vector<std::uint64_t>{9 * kWmdPage});
+  const std::int32_t pid = writer.pid();
+  writer.exit_and_reap();
+  changed = hashes.absorb_changed();
+  CHECK(changed == std::vector<std::uint64_t>{9});
+  CHECK_FALSE(tracker.collect_again(audit));
+  CHECK_FALSE(audit.candidates_complete);
+  CHECK(has_event(audit, WriterEventKind::hash_fallback, pid));
+  CHECK(tracker.stats().audit_findings == 0);
+  CHECK(tracker.mode_name() == "hash");
+  now += std::chrono::milliseconds(100);
+  CHECK_FALSE(tracker.collect(registry, now).candidates_complete);
 }
 
 TEST_CASE("kernel candidates equal the hash comparison on a random workload") {

@@ -96,6 +96,56 @@ TEST_CASE("tracked_scan absorbs what the kernel reports and audits what it canno
   CHECK(audit_patches[0].runs[0] == Run{50 * kPage + 7, 1});
 }
 
+TEST_CASE("a registered writer's write during an audit round is the kernel's, not a finding") {
+  if (!kernel_supported()) return;
+  SharedMemory memory(kPages * kPage);
+  REQUIRE(memory.ok());
+  EngineUnderTest tracked(memory, "a");
+  EngineUnderTest hashed(memory, "a");
+  ChildWriter registered(memory, ChildWriter::Registration::uffd_wp_async);
+  REQUIRE(registered.kernel_tracking());
+  const std::vector<WriterRecord> registry{registered.record(0)};
+  const auto audit_interval = std::chrono::milliseconds(10'000);
+  KernelTracker kernel(KernelTrackerConfig{kPage, audit_interval, true});
+  const tracker::HashTracker hash;
+  Clock::time_point now{};
+  REQUIRE(tracked_scan(*tracked.engine, kernel, hash, registry, now).kind == RoundKind::hash);
+  hashed.engine->scan();
+  tracked.take();
+  hashed.take();
+
+  // The audit round's kernel step, then the writer writes (the kernel will report it next
+  // round), then the audit hashes every page.
+  registered.increment(std::vector<std::uint64_t>{9 * kPage + 1});
+  now += audit_interval;
+  CollectRound round = kernel.collect(registry, now);
+  REQUIRE(round.candidates_complete);
+  REQUIRE(round.audit_due);
+  CHECK(round.candidate_pages == std::vector<std::uint64_t>{9});
+  registered.increment(std::vector<std::uint64_t>{20 * kPage + 5, 9 * kPage + 2});
+  TrackedScanReport report = apply_round(*tracked.engine, kernel, hash, std::move(round));
+  CHECK(report.kind == RoundKind::audit);
+  CHECK(report.audit_findings == 0);
+  CHECK(kernel.stats().audit_findings == 0);
+  hashed.engine->scan();
+  CHECK(tracked.take() == hashed.take());  // both writes replicated in this round
+
+  // Nothing is left over for the next round, and nothing was lost.
+  now += std::chrono::milliseconds(100);
+  report = tracked_scan(*tracked.engine, kernel, hash, registry, now);
+  CHECK(report.kind == RoundKind::kernel);
+  CHECK(report.stats.pages_changed == 0);
+  hashed.engine->scan();
+  CHECK(tracked.take() == hashed.take());
+  registered.increment(std::vector<std::uint64_t>{20 * kPage + 6});
+  now += std::chrono::milliseconds(100);
+  report = tracked_scan(*tracked.engine, kernel, hash, registry, now);
+  CHECK(report.kind == RoundKind::kernel);
+  CHECK(report.stats.pages_changed == 1);
+  hashed.engine->scan();
+  CHECK(tracked.take() == hashed.take());
+}
+
 TEST_CASE("tracked_scan produces the same patches as hash scans on a random workload") {
   if (!kernel_supported()) return;
   SharedMemory memory(kPages * kPage);
