@@ -154,6 +154,7 @@ void KernelTracker::start_tracking(Tracked& tracked, CollectRound& round) {
     return;
   }
   tracked.scanner = std::move(scanner.value());
+  tracked.process = ProcessWatch::open(record.pid, record.start_time_ticks);
   round.events.push_back(WriterEvent{WriterEventKind::kernel_tracked,
                                      record.slot,
                                      record.pid,
@@ -165,6 +166,7 @@ void KernelTracker::start_tracking(Tracked& tracked, CollectRound& round) {
 void KernelTracker::fall_back(Tracked& tracked, kernel_errc error, std::string reason,
                               CollectRound& round) {
   tracked.scanner.reset();
+  tracked.process.reset();
   ++stats_.fallbacks;
   const std::error_code code = make_error_code(error);
   if (!reason.empty()) reason += "; ";
@@ -194,7 +196,9 @@ bool KernelTracker::scan_writers(CollectRound& round, std::vector<std::uint64_t>
     pages.insert(pages.end(), writer_pages_.begin(), writer_pages_.end());
     // Checked after the scan: a writer alive now had every write up to the scan reported; one
     // that died may have written after our previous scan into memory we can no longer ask about.
-    if (!same_live_process(record.pid, record.start_time_ticks)) {
+    const bool alive = tracked.process ? tracked.process->running()
+                                       : same_live_process(record.pid, record.start_time_ticks);
+    if (!alive) {
       fall_back(tracked, kernel_errc::writer_gone, "process exited or pid reused", round);
       healthy = false;
       continue;

@@ -37,6 +37,7 @@
 
 #include "daemon/segment/segment.hpp"
 #include "daemon/tracker/kernel/pagemap_scanner.hpp"
+#include "daemon/tracker/kernel/process_identity.hpp"
 
 namespace wmd::kernel {
 
@@ -121,6 +122,7 @@ class KernelTracker {
   struct Tracked {
     WriterRecord record;
     std::optional<PagemapScanner> scanner;  // set while kernel-tracked and healthy
+    std::optional<ProcessWatch> process;    // with the scanner, where pidfds work
     bool seen = false;                      // in this round's registry
   };
 
