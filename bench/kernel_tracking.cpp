@@ -136,22 +136,27 @@ struct SizeResult {
   double split_wall_s = 0;
   double single_cpu_s = 0;  // the same walk on one thread
   double single_wall_s = 0;
-  double floor_s = 0;  // reading size/512 bytes of cold memory
-  std::vector<DirtyResult> dirty;
-  bool exact = true;  // every kernel round reported exactly the pages written
+  double floor_s = 0;              // reading size/512 bytes of cold memory
+  std::vector<DirtyResult> dirty;  // random pages, one result per count
+  DirtyResult clustered;           // the largest count, consecutive pages
+  bool exact = true;               // every kernel round reported exactly the pages written
 };
 
-// Writes one byte in each of `count` random distinct pages (through the child, not timed), then
-// measures one daemon round.
+// Writes one byte in each of `count` random distinct pages, or of `count` consecutive pages
+// from a random one (through the child, not timed), then measures one daemon round.
 DirtyResult measure_dirty(ChildWriter& writer, KernelTracker& tracker,
                           const std::vector<wmd::WriterRecord>& registry, HashScan& hashes,
-                          std::uint64_t pages_total, std::uint64_t count, std::mt19937_64& rng,
-                          bool& exact) {
+                          std::uint64_t pages_total, std::uint64_t count, bool consecutive,
+                          std::mt19937_64& rng, bool& exact) {
   std::vector<double> rounds;
   std::vector<double> collects;
   std::vector<double> hashings;
   for (int i = 0; i < kWarmupRounds + kDirtyRounds; ++i) {
     std::vector<std::uint64_t> pages;
+    const std::uint64_t first = rng() % (pages_total - count + 1);
+    for (std::uint64_t page = first; consecutive && pages.size() < count; ++page) {
+      pages.push_back(page);
+    }
     while (pages.size() < count) {
       while (pages.size() < count) pages.push_back(rng() % pages_total);
       std::sort(pages.begin(), pages.end());
@@ -281,8 +286,11 @@ SizeResult measure(std::uint64_t size_mib, const std::vector<std::uint64_t>& dir
     result.idle_hash_s = median_of(3, [&] { return cpu_seconds_of([&] { hashes.full_pass(); }); });
     for (const std::uint64_t count : dirty_counts) {
       result.dirty.push_back(measure_dirty(writer, tracker, registry, hashes, pages_total,
-                                           std::min(count, pages_total), rng, result.exact));
+                                           std::min(count, pages_total), false, rng, result.exact));
     }
+    result.clustered =
+        measure_dirty(writer, tracker, registry, hashes, pages_total,
+                      std::min(dirty_counts.back(), pages_total), true, rng, result.exact);
   }
   {
     const std::vector<wmd::WriterRecord> registry{ws_writer.record(0)};
@@ -358,11 +366,13 @@ void print_tables(const std::vector<SizeResult>& results, std::uint64_t working_
   for (const DirtyResult& d : results.front().dirty) {
     header.push_back(std::to_string(d.pages) + " dirty pages");
   }
+  header.push_back(std::to_string(results.front().clustered.pages) + " pages in one run");
   header.push_back("per dirty page: scan + hash");
   print_row(header);
   for (const SizeResult& r : results) {
     std::vector<std::string> row{mib_text(r.size_mib)};
     for (const DirtyResult& d : r.dirty) row.push_back(format("%.3f ms", d.round_s * 1e3));
+    row.push_back(format("%.3f ms", r.clustered.round_s * 1e3));
     const DirtyResult& most = r.dirty.back();
     const double pages = static_cast<double>(most.pages);
     row.push_back(format("%.2f us + %.2f us", (most.collect_s - r.idle_kernel_s) / pages * 1e6,

@@ -107,7 +107,7 @@ TEST_CASE(
 TEST_CASE("a scan with more written regions than one ioctl result holds returns them all") {
   SKIP_UNLESS_KERNEL_TRACKING();
   const std::uint64_t page = kernel_page_size_bytes();
-  const std::uint64_t pages_total = 6000;  // 3000 separate regions, the vector holds 1024
+  const std::uint64_t pages_total = 6000;  // 3000 separate regions, one call returns 512
   SharedMemory memory(pages_total * page);
   REQUIRE(memory.ok());
   ChildWriter writer(memory, ChildWriter::Registration::uffd_wp_async);
