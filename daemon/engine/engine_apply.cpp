@@ -182,13 +182,12 @@ Result<ApplyStats> Engine::Impl::apply(const Patch& patch) {
   }
   if (!candidates.empty()) {
     stats.pages_absorbed = absorb_before_write(candidates);
-    std::size_t next = 0;
-    for (ApplyPage& w : apply_pages_) {  // both sorted by page
-      if (next < candidates.size() && candidates[next] == w.page) {
-        decide_apply_page(w, ts);  // the absorbed round changed its versions
-        ++next;
-      }
-    }
+    // The absorbed round changed versions: decide every page again into emptied arenas, so
+    // that they hold only the lists that will be stored (interning reads all of them: a stale
+    // list could take a slot for an origin whose every byte lost to the absorbed write).
+    apply_lists_.clear();
+    apply_written_.clear();
+    for (ApplyPage& w : apply_pages_) decide_apply_page(w, ts);
   }
 
   std::uint64_t blocks_needed = 0;

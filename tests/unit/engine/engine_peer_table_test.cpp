@@ -172,5 +172,20 @@ TEST_CASE("a peer table interned lazily survives a restart") {
         make_error_code(errc::peer_table_full));
 }
 
+TEST_CASE("a patch whose bytes all lose to a local write absorbed during apply takes no slot") {
+  auto config = small_config("a");
+  config.max_peers = 1;  // only our own id: the table is full
+  Replica r(config, 16384);
+  r.write(100, {1});
+  r.engine->scan();          // lamport 1
+  r.write(0, filled(8, 5));  // pending: absorbed at (2, a), beating the patch's (1, b)
+  auto applied = r.engine->apply(make_patch("b", 1, 1, {{0, filled(8, 9)}}));
+  REQUIRE_MESSAGE(applied.ok(), applied.error().message());
+  CHECK(applied->bytes_written == 0);
+  CHECK(applied->pages_absorbed == 1);
+  CHECK(r.read(0, 8) == filled(8, 5));
+  CHECK(r.engine->vector_clock().count("b") == 0);
+}
+
 }  // namespace
 }  // namespace wmd::test
