@@ -312,6 +312,15 @@ void Replicator::on_message(net::SessionId id, proto::Message message) {
   if (it == peers_.end()) return;  // the session ended; what it sent no longer matters
   PeerState& peer = it->second;
   if (auto* patch = std::get_if<Patch>(&message)) {
+    if (patch->origin != peer.peer_id) {
+      // Patches are never relayed: each origin sends its own. Refusing others' keeps a peer
+      // from speaking for ids it made up (each would take a slot of every replica's peer
+      // table once catch-up spreads its bytes).
+      fail_peer(id, make_error_code(errc::malformed),
+                "patch of origin '" + patch->origin + "' on the session of peer '" + peer.peer_id +
+                    "' (patches are not relayed)");
+      return;
+    }
     auto applied = engine_.apply(*patch);
     if (!applied.ok()) {
       fail_peer(id, applied.error(), "applying a patch");

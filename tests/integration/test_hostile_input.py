@@ -137,6 +137,8 @@ def body(h):
         ("patch whose run crosses the maximum size",
          wf.patch("forger-2", 1, 1_000_001, [(SIZE - 4, b"12345678")])),
         ("growth beyond --max-size", wf.growth(SIZE * 1024)),
+        ("patch of an origin other than the sender (patches are never relayed)",
+         wf.patch("someone-else", 1, 1_000_002, [(0, b"relayed!")])),
         ("unknown message type 200", wf.frame(200, b"\x00" * 16)),
         ("patch with a run count larger than the frame", wf.frame(
             wf.PATCH, wf.short_string("forger-3") + wf.varint(1) + wf.varint(1)
