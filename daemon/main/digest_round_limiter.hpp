@@ -6,8 +6,11 @@
 // multiple of what its last round cost (at least a small floor), which keeps any one peer's
 // requests to a few percent of the engine's time. A set arriving within the gap waits; a newer
 // set replaces a waiting one (digests are snapshots: the newest is the one that matters), with
-// the reply requests of both. The first round of a session runs at once, so ordinary use (one
-// round per connect, an overflow resync, the resync after a peer leaves) is not delayed.
+// the reply requests of both. The first round of a session runs at once, so one round per
+// connect is never delayed; a further round (an overflow resync, the resync after another peer
+// left) waits out the gap at most. The limit is per session: a peer that reconnects starts
+// afresh, but each connect costs it a handshake and costs us a digest set anyway
+// (--max-connections bounds how many run at once).
 //
 // Pure and deterministic: time is passed in, no timers; the caller arms one for next_due().
 // Thread-safety: none; one owner (the replicator's engine thread).

@@ -323,6 +323,10 @@ int run(const Options& options) {
     FlushDoorbell doorbell(*segment, replicator);
     net_io.run();
   }
+  // The engine thread may still be finishing the final scan: give SIGTERM/SIGINT their default
+  // action back, so that one more ends the process at once (the state is crash-safe).
+  boost::system::error_code ignored;
+  signals.clear(ignored);
   replicator.stop();
   segment->set_daemon_pid(0);
   spdlog::info("wmdd stopped{}", exit_code == 0 ? "" : " (flush cut short)");
