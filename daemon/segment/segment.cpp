@@ -58,8 +58,11 @@ std::error_code to_error_code(const core::Error& error) {
 namespace {
 
 // Upper bound of one futex sleep in wait_flush_request: a wake_flush_waiter() that lands
-// between the waiter's check and its sleep is noticed within this time.
-constexpr std::chrono::milliseconds kWaitSlice{50};
+// between the waiter's check and its sleep is noticed within this time. Only shutdown wakes
+// the waiter that way, so a rare half second there is the price of an idle daemon's waiter
+// waking twice a second instead of twenty times (flush requests wake it at once: they change
+// the word it sleeps on).
+constexpr std::chrono::milliseconds kWaitSlice{500};
 
 // Copies text into a fixed NUL-terminated field, truncating.
 template <std::size_t N>
