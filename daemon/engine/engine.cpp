@@ -257,7 +257,7 @@ void Engine::set_backing_probe(BackingProbe probe) {
 
 std::vector<Patch> Engine::scan(ScanStats* stats) {
   const auto changed = impl_->find_changed_pages(0, impl_->page_count());
-  auto patches = impl_->absorb_pages(changed, stats);
+  auto patches = impl_->absorb_pages(changed, stats, PageCheck::known_changed);
   if (stats != nullptr) stats->pages_checked = impl_->page_count();
   return patches;
 }
@@ -267,8 +267,9 @@ std::vector<std::uint64_t> Engine::find_changed_pages(std::uint64_t first_page,
   return impl_->find_changed_pages(first_page, end_page);
 }
 
-std::vector<Patch> Engine::absorb_pages(std::span<const std::uint64_t> pages, ScanStats* stats) {
-  return impl_->absorb_pages(pages, stats);
+std::vector<Patch> Engine::absorb_pages(std::span<const std::uint64_t> pages, ScanStats* stats,
+                                        PageCheck check) {
+  return impl_->absorb_pages(pages, stats, check);
 }
 
 Result<ApplyStats> Engine::apply(const Patch& patch) {

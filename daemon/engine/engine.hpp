@@ -71,6 +71,9 @@ struct BackingExtent {
 // threads at once.
 using BackingProbe = std::function<BackingExtent(std::uint64_t page, std::uint64_t end_page)>;
 
+// Whether absorbing a candidate page first re-checks its hash (see Engine::absorb_pages()).
+enum class PageCheck { recheck, known_changed };
+
 struct ScanStats {
   std::uint64_t pages_checked = 0;
   std::uint64_t pages_changed = 0;
@@ -149,9 +152,13 @@ class Engine {
   std::vector<std::uint64_t> find_changed_pages(std::uint64_t first_page,
                                                 std::uint64_t end_page) const;
 
-  // Absorbs the given candidate pages (each re-checked; sorted or not, duplicates allowed)
-  // into one change round, like scan(). Out-of-range pages are ignored.
-  std::vector<Patch> absorb_pages(std::span<const std::uint64_t> pages, ScanStats* stats = nullptr);
+  // Absorbs the given candidate pages (sorted or not, duplicates allowed) into one change
+  // round, like scan(). Out-of-range pages are ignored. Each is re-checked against its stored
+  // hash first, unless the caller has just found it changed (find_changed_pages): hashing it
+  // again would only repeat that work, and a page that went back to its shadow's bytes since
+  // yields no runs either way.
+  std::vector<Patch> absorb_pages(std::span<const std::uint64_t> pages, ScanStats* stats = nullptr,
+                                  PageCheck check = PageCheck::recheck);
 
   // --- seed API: applyPatches ---------------------------------------------------------
   // Applies a remote (or any) patch: validates it whole first (nothing is applied when it is

@@ -181,7 +181,7 @@ Result<ApplyStats> Engine::Impl::apply(const Patch& patch) {
     }
   }
   if (!candidates.empty()) {
-    stats.pages_absorbed = absorb_before_write(candidates);
+    stats.pages_absorbed = absorb_before_write(candidates, PageCheck::known_changed);
     // The absorbed round changed versions: decide every page again into emptied arenas, so
     // that they hold only the lists that will be stored (interning reads all of them: a stale
     // list could take a slot for an origin whose every byte lost to the absorbed write).
@@ -306,7 +306,7 @@ Result<MergeStats> Engine::Impl::merge_page(const PageState& state) {
     stats.grew = true;
   }
   const std::uint64_t pages[] = {page};
-  stats.absorbed_local = absorb_before_write(pages) > 0;
+  stats.absorbed_local = absorb_before_write(pages, PageCheck::recheck) > 0;
 
   load_versions(page, old_list_);
   written_.clear();
@@ -347,7 +347,7 @@ Result<MergeStats> Engine::Impl::merge_page(const PageState& state) {
 Result<PageState> Engine::Impl::export_page(std::uint64_t page) {
   if (page >= page_count()) return errc::out_of_range;
   const std::uint64_t pages[] = {page};
-  absorb_before_write(pages);
+  absorb_before_write(pages, PageCheck::recheck);
   PageState state;
   state.page_index = page;
   const std::uint8_t* shadow = shadow_page(page);

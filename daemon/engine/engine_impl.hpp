@@ -54,15 +54,16 @@ class Engine::Impl {
   std::vector<std::uint64_t> find_changed_pages(std::uint64_t first, std::uint64_t end) const;
   // Absorbs the page's pending local changes into round; false when it had none (or the
   // version pool could not take it, leaving it pending).
-  bool absorb_page(LocalRound& round, std::uint64_t page);
+  bool absorb_page(LocalRound& round, std::uint64_t page, PageCheck check);
   // Appends a run to the round's patches, splitting it at max_patch_bytes.
   void add_run(LocalRound& round, std::uint64_t offset, const std::uint8_t* bytes,
                std::uint32_t length);
   // Issues the round's sequence numbers and emits its patches.
   std::vector<Patch> finish_round(LocalRound& round, ScanStats* stats);
-  std::vector<Patch> absorb_pages(std::span<const std::uint64_t> pages, ScanStats* stats);
+  std::vector<Patch> absorb_pages(std::span<const std::uint64_t> pages, ScanStats* stats,
+                                  PageCheck check);
   // Absorbs the changed pages among `pages` (sorted, unique) as one round; returns how many.
-  std::uint64_t absorb_before_write(std::span<const std::uint64_t> pages);
+  std::uint64_t absorb_before_write(std::span<const std::uint64_t> pages, PageCheck check);
 
   // --- engine_apply.cpp
   Result<ApplyStats> apply(const Patch& patch);

@@ -42,9 +42,9 @@ std::vector<std::uint64_t> Engine::Impl::find_changed_pages(std::uint64_t first,
   return changed;
 }
 
-bool Engine::Impl::absorb_page(LocalRound& round, std::uint64_t page) {
+bool Engine::Impl::absorb_page(LocalRound& round, std::uint64_t page, PageCheck check) {
   ++round.pages_checked;
-  if (!page_may_have_changed(page)) return false;
+  if (check == PageCheck::recheck && !page_may_have_changed(page)) return false;
   const std::uint8_t* current = memory_page(page);
   std::uint8_t* shadow = shadow_page(page);
   ranges_.clear();
@@ -144,7 +144,7 @@ std::vector<Patch> Engine::Impl::finish_round(LocalRound& round, ScanStats* stat
 }
 
 std::vector<Patch> Engine::Impl::absorb_pages(std::span<const std::uint64_t> pages,
-                                              ScanStats* stats) {
+                                              ScanStats* stats, PageCheck check) {
   std::vector<std::uint64_t> sorted(pages.begin(), pages.end());
   std::sort(sorted.begin(), sorted.end());
   sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
@@ -152,14 +152,15 @@ std::vector<Patch> Engine::Impl::absorb_pages(std::span<const std::uint64_t> pag
   const std::uint64_t count = page_count();
   for (std::uint64_t page : sorted) {
     if (page >= count) break;
-    absorb_page(round, page);
+    absorb_page(round, page, check);
   }
   return finish_round(round, stats);
 }
 
-std::uint64_t Engine::Impl::absorb_before_write(std::span<const std::uint64_t> pages) {
+std::uint64_t Engine::Impl::absorb_before_write(std::span<const std::uint64_t> pages,
+                                                PageCheck check) {
   LocalRound round;
-  for (std::uint64_t page : pages) absorb_page(round, page);
+  for (std::uint64_t page : pages) absorb_page(round, page, check);
   finish_round(round, nullptr);
   return round.pages_changed;
 }

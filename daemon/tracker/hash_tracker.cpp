@@ -18,7 +18,7 @@ std::vector<Patch> HashTracker::scan(Engine& engine, ScanStats* stats) const {
   changed.insert(changed.end(), rest.begin(), rest.end());
 
   ScanStats round;
-  auto patches = engine.absorb_pages(changed, &round);
+  auto patches = engine.absorb_pages(changed, &round, PageCheck::known_changed);
   round.pages_checked = pages;
   if (stats != nullptr) *stats = round;
   return patches;
