@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/engine/engine.hpp"
+#include "engine/engine.hpp"
 
 namespace {
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/util/errors.hpp"
+#include "engine/errors.hpp"
 
 namespace wmd::proto {
 

@@ -13,7 +13,7 @@
 #include <span>
 #include <vector>
 
-#include "daemon/util/result.hpp"
+#include "engine/result.hpp"
 #include "proto/message.hpp"
 
 namespace wmd::proto {

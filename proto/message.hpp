@@ -8,7 +8,7 @@
 #include <variant>
 #include <vector>
 
-#include "daemon/engine/types.hpp"
+#include "engine/types.hpp"
 
 namespace wmd::proto {
 

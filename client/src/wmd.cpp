@@ -14,11 +14,11 @@
 #include <new>
 #include <string>
 
-#include "doorbell.hpp"
-#include "mapped_segment.hpp"
-#include "status_block.hpp"
-#include "uffd_writer.hpp"
-#include "writer_registry.hpp"
+#include "shm/doorbell.hpp"
+#include "shm/mapped_segment.hpp"
+#include "shm/status_block.hpp"
+#include "shm/uffd_writer.hpp"
+#include "shm/writer_registry.hpp"
 
 using wmd::core::Code;
 using wmd::core::Error;

@@ -9,7 +9,7 @@
 #include <functional>
 #include <variant>
 
-#include "daemon/engine/types.hpp"
+#include "engine/types.hpp"
 #include "daemon/tracker/kernel/tracking_mode.hpp"
 #include "proto/message.hpp"
 

@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/engine/engine.hpp"
+#include "engine/engine.hpp"
 #include "daemon/main/digest_round_limiter.hpp"
 #include "daemon/main/metrics.hpp"
 #include "daemon/net/catchup.hpp"

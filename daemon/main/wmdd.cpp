@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/engine/engine.hpp"
+#include "engine/engine.hpp"
 #include "daemon/main/metrics.hpp"
 #include "daemon/main/options.hpp"
 #include "daemon/main/replicator.hpp"

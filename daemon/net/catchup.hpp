@@ -9,7 +9,7 @@
 #include <span>
 #include <vector>
 
-#include "daemon/engine/types.hpp"
+#include "engine/types.hpp"
 #include "proto/message.hpp"
 
 namespace wmd::net {

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "daemon/util/errors.hpp"
+#include "engine/errors.hpp"
 #include "proto/message.hpp"
 
 namespace wmd::net {

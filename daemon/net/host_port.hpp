@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "daemon/util/result.hpp"
+#include "engine/result.hpp"
 
 namespace wmd::net {
 

@@ -24,7 +24,7 @@
 #include "daemon/net/handshake.hpp"
 #include "daemon/net/host_port.hpp"
 #include "daemon/net/send_queue.hpp"
-#include "daemon/util/result.hpp"
+#include "engine/result.hpp"
 #include "proto/message.hpp"
 
 namespace boost::asio::ssl {

@@ -19,7 +19,7 @@
 #include <string_view>
 
 #include "daemon/net/host_port.hpp"
-#include "daemon/util/result.hpp"
+#include "engine/result.hpp"
 
 namespace wmd::net {
 

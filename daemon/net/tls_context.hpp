@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "daemon/util/result.hpp"
+#include "engine/result.hpp"
 
 namespace wmd::net {
 

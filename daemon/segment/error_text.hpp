@@ -6,7 +6,7 @@
 #include <string>
 #include <system_error>
 
-#include "core_error.hpp"
+#include "shm/core_error.hpp"
 
 namespace wmd::segment_detail {
 

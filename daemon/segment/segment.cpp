@@ -11,10 +11,10 @@
 #include <wmd/segment_layout.h>
 
 #include "daemon/segment/error_text.hpp"
-#include "doorbell.hpp"
-#include "mapped_segment.hpp"
-#include "status_block.hpp"
-#include "writer_registry.hpp"
+#include "shm/doorbell.hpp"
+#include "shm/mapped_segment.hpp"
+#include "shm/status_block.hpp"
+#include "shm/writer_registry.hpp"
 
 namespace wmd {
 

@@ -1,6 +1,6 @@
 // wmd::Segment: the daemon's view of a shared segment: the data object /NAME (exactly the
 // replicated bytes) and its control object /NAME.ctl (layout in
-// client/include/wmd/segment_layout.h, owned by libwmd). The whole maximum size is reserved in the
+// shm/include/wmd/segment_layout.h, owned by libwmd). The whole maximum size is reserved in the
 // address space up front, so bytes().data() never moves when the segment grows.
 //
 // Thread-safety: grow() and the status/registry calls are for the owner thread. The doorbell
@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/util/result.hpp"
+#include "engine/result.hpp"
 
 namespace wmd {
 

@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "daemon/engine/engine.hpp"
+#include "engine/engine.hpp"
 
 namespace wmd::tracker {
 

@@ -444,7 +444,7 @@ class Mapping:
         os.close(self.fd)
 
 
-# Offsets in struct wmd_ctl (client/include/wmd/segment_layout.h).
+# Offsets in struct wmd_ctl (shm/include/wmd/segment_layout.h).
 CTL_MAGIC = 0
 CTL_LAYOUT_VERSION = 8
 CTL_PAGE_SIZE = 12

@@ -35,7 +35,7 @@
 
 #include "client/node/src/anonymous_mapping.hpp"
 #include "client/node/src/wasm_memory.hpp"
-#include "daemon/engine/engine.hpp"
+#include "engine/engine.hpp"
 
 namespace wmd::node {
 

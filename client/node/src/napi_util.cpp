@@ -3,7 +3,7 @@
 #include <cmath>
 #include <utility>
 
-#include "daemon/util/errors.hpp"
+#include "engine/errors.hpp"
 
 namespace wmd::node {
 namespace {

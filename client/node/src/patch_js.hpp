@@ -16,7 +16,7 @@
 #include <span>
 #include <vector>
 
-#include "daemon/engine/types.hpp"
+#include "engine/types.hpp"
 
 namespace wmd::node {
 

@@ -9,8 +9,8 @@
 #include <cstring>
 #include <vector>
 
-#include "client/src/uffd_uapi.h"
-#include "client/src/uffd_writer.hpp"
+#include "shm/uffd_uapi.h"
+#include "shm/uffd_writer.hpp"
 #include "daemon/tracker/kernel/pagemap_scanner.hpp"
 
 namespace wmd::kernel {

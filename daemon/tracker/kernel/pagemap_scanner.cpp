@@ -8,7 +8,7 @@
 #include <cstring>
 #include <utility>
 
-#include "client/src/uffd_uapi.h"
+#include "shm/uffd_uapi.h"
 
 namespace wmd::kernel {
 namespace {

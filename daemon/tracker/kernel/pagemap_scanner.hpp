@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "daemon/tracker/kernel/kernel_errors.hpp"
-#include "daemon/util/result.hpp"
+#include "engine/result.hpp"
 
 namespace wmd::kernel {
 

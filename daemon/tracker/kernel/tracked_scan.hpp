@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-#include "daemon/engine/engine.hpp"
+#include "engine/engine.hpp"
 #include "daemon/tracker/hash_tracker.hpp"
 #include "daemon/tracker/kernel/kernel_tracker.hpp"
 

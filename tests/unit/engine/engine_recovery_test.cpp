@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "daemon/engine/state_layout.hpp"
+#include "engine/state_layout.hpp"
 #include "tests/unit/engine/engine_test_support.hpp"
 
 namespace wmd::test {

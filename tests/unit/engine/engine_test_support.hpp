@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/engine/engine.hpp"
+#include "engine/engine.hpp"
 
 namespace wmd::test {
 

@@ -5,8 +5,8 @@
 #include <random>
 #include <vector>
 
-#include "daemon/engine/page_copy.hpp"
-#include "daemon/engine/page_digest.hpp"
+#include "engine/page_copy.hpp"
+#include "engine/page_digest.hpp"
 
 namespace wmd::engine_detail {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "daemon/engine/page_diff.hpp"
+#include "engine/page_diff.hpp"
 
 namespace wmd::engine_detail {
 namespace {

@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
-#include "daemon/engine/types.hpp"
-#include "daemon/engine/version_list.hpp"
+#include "engine/types.hpp"
+#include "engine/version_list.hpp"
 
 namespace wmd::engine_detail {
 namespace {

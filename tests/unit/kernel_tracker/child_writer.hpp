@@ -20,7 +20,7 @@
 #include <span>
 #include <vector>
 
-#include "client/src/uffd_writer.hpp"
+#include "shm/uffd_writer.hpp"
 #include "daemon/segment/segment.hpp"
 #include "daemon/tracker/kernel/process_identity.hpp"
 

@@ -1,5 +1,5 @@
 // The writer side (libwmd's registration) in this process, scanned through /proc/self/pagemap.
-#include "client/src/uffd_writer.hpp"
+#include "shm/uffd_writer.hpp"
 
 #include <linux/filter.h>
 #include <linux/seccomp.h>

@@ -1,7 +1,7 @@
 // Error.code carries wmd::errc values: their numbers are part of the wire protocol.
 #include <doctest/doctest.h>
 
-#include "daemon/util/errors.hpp"
+#include "engine/errors.hpp"
 
 namespace wmd {
 namespace {

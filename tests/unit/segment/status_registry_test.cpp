@@ -7,8 +7,8 @@
 #include <string>
 #include <thread>
 
-#include "client/src/status_block.hpp"
-#include "client/src/writer_registry.hpp"
+#include "shm/status_block.hpp"
+#include "shm/writer_registry.hpp"
 #include "daemon/segment/segment.hpp"
 #include "tests/unit/segment/shm_fixture.hpp"
 

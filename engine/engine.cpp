@@ -1,0 +1,357 @@
+#include "engine/engine.hpp"
+
+#include <atomic>
+#include <bit>
+#include <cstring>
+
+#include "engine/engine_impl.hpp"
+#include "engine/page_digest.hpp"
+
+namespace wmd {
+
+using engine_detail::kBlockInUse;
+using engine_detail::PageRecord;
+using engine_detail::PeerSlot;
+using engine_detail::StateHeader;
+using engine_detail::StateLayout;
+using engine_detail::VersionBlock;
+using engine_detail::VersionList;
+
+namespace {
+
+std::uint64_t max_pages_of(const EngineConfig& config) {
+  return (config.max_size_bytes + config.page_size_bytes - 1) / config.page_size_bytes;
+}
+
+std::uint64_t pool_blocks_of(const EngineConfig& config) {
+  if (config.version_pool_blocks != 0) return config.version_pool_blocks;
+  return std::max<std::uint64_t>(1024, max_pages_of(config) * config.page_size_bytes / 512);
+}
+
+}  // namespace
+
+Status validate(const EngineConfig& config) {
+  const std::uint32_t ps = config.page_size_bytes;
+  if (ps < kMinPageSize || ps > kMaxPageSize || !std::has_single_bit(ps)) {
+    return errc::invalid_page_size;
+  }
+  if (!is_valid_peer_id(config.peer_id)) return errc::invalid_peer_id;
+  if (config.max_size_bytes == 0 || config.max_size_bytes > (std::uint64_t{1} << 48)) {
+    return errc::invalid_config;
+  }
+  if (config.max_patch_bytes == 0 || config.max_peers == 0 || config.max_peers > (1u << 20)) {
+    return errc::invalid_config;
+  }
+  if (pool_blocks_of(config) >= std::uint64_t{0xffffffffu}) return errc::invalid_config;
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Impl: creation and recovery
+
+Result<std::unique_ptr<Engine::Impl>> Engine::Impl::create(const EngineConfig& config,
+                                                           std::span<std::uint8_t> memory,
+                                                           std::span<std::uint8_t> state,
+                                                           GrowFn grow) {
+  if (Status s = validate(config); !s) return s.error();
+  auto impl = std::make_unique<Impl>();
+  impl->config_ = config;
+  impl->page_size_ = config.page_size_bytes;
+  impl->max_pages_ = max_pages_of(config);
+  impl->config_.max_size_bytes = impl->max_pages_ * impl->page_size_;
+  const auto pool_blocks = static_cast<std::uint32_t>(pool_blocks_of(config));
+  const StateLayout layout =
+      StateLayout::compute(impl->max_pages_, impl->page_size_, config.max_peers, pool_blocks);
+  if (state.size() < layout.total_bytes) return errc::state_too_small;
+  if (reinterpret_cast<std::uintptr_t>(state.data()) % alignof(VersionBlock) != 0) {
+    return errc::invalid_config;
+  }
+  std::uint8_t* base = state.data();
+  impl->header_ = reinterpret_cast<StateHeader*>(base);
+  impl->records_ = reinterpret_cast<PageRecord*>(base + layout.records_offset);
+  impl->shadow_ = base + layout.shadow_offset;
+  impl->memory_ = memory;
+  impl->grow_ = std::move(grow);
+  StateHeader& h = *impl->header_;
+
+  // Constants of the never-written page, so that zero records mean exactly that page.
+  {
+    std::vector<std::uint8_t> zeros(impl->page_size_, 0);
+    impl->zero_hash_ = engine_detail::hash_bytes(zeros.data(), zeros.size());
+    const std::uint64_t empty_peer_hash = engine_detail::hash_peer_id("");
+    impl->zero_digest_ = engine_detail::page_digest(
+        impl->zero_hash_, engine_detail::zero_version_list(impl->page_size_),
+        std::span<const std::uint64_t>(&empty_peer_hash, 1));
+  }
+
+  if (h.magic == 0) {
+    const std::uint64_t size = memory.size() / impl->page_size_ * impl->page_size_;
+    if (size > impl->config_.max_size_bytes) return errc::beyond_max_size;
+    std::memset(&h, 0, sizeof h);
+    h.layout_version = engine_detail::kLayoutVersion;
+    h.page_size_bytes = impl->page_size_;
+    h.max_size_bytes = impl->config_.max_size_bytes;
+    h.size_bytes = size;
+    h.max_peers = config.max_peers;
+    h.pool_blocks = pool_blocks;
+    h.pool_high_water = 1;
+    h.own_id_length = static_cast<std::uint32_t>(config.peer_id.size());
+    std::memcpy(h.own_id, config.peer_id.data(), config.peer_id.size());
+    impl->peers_.emplace(impl->header_, reinterpret_cast<PeerSlot*>(base + layout.peers_offset));
+    if (auto ref = impl->peers_->intern(config.peer_id); !ref) return ref.error();
+    // The magic goes last: a kill during formatting leaves storage that formats again.
+    std::atomic_ref<std::uint64_t>(h.magic).store(engine_detail::kStateMagic,
+                                                  std::memory_order_release);
+  } else {
+    if (h.magic != engine_detail::kStateMagic) return errc::bad_magic;
+    if (h.layout_version != engine_detail::kLayoutVersion) return errc::bad_layout_version;
+    if (h.page_size_bytes != impl->page_size_) return errc::page_size_mismatch;
+    if (h.max_size_bytes != impl->config_.max_size_bytes || h.max_peers != config.max_peers ||
+        h.pool_blocks != pool_blocks ||
+        std::string_view(h.own_id, std::min<std::size_t>(h.own_id_length, sizeof h.own_id)) !=
+            config.peer_id) {
+      return errc::invalid_config;
+    }
+    if (h.size_bytes % impl->page_size_ != 0 || h.size_bytes > h.max_size_bytes ||
+        h.pool_high_water > pool_blocks + 1 || h.lamport > kMaxLamport) {
+      return errc::state_corrupt;
+    }
+    impl->peers_.emplace(impl->header_, reinterpret_cast<PeerSlot*>(base + layout.peers_offset));
+    if (!impl->peers_->load() || impl->peers_->ref_count() < 2 ||
+        impl->peers_->names()[1] != config.peer_id) {
+      return errc::state_corrupt;
+    }
+    if (impl->memory_.size() < h.size_bytes) {
+      if (!impl->grow_) return errc::state_too_small;
+      auto grown = impl->grow_(h.size_bytes);
+      if (!grown) return grown.error();
+      if (grown->size() < h.size_bytes) return errc::state_too_small;
+      impl->memory_ = *grown;
+    }
+    impl->recovery_.resumed = true;
+    impl->recovery_.clean_shutdown = h.clean_shutdown == 1;
+  }
+  impl->pool_.emplace(reinterpret_cast<VersionBlock*>(base + layout.pool_offset), pool_blocks,
+                      &h.pool_high_water);
+  if (impl->recovery_.resumed) impl->recover();
+  h.clean_shutdown = 0;
+  return impl;
+}
+
+void Engine::Impl::recover() {
+  std::vector<bool> in_use(std::uint64_t{pool_->capacity()} + 1, false);
+  VersionList list;
+  for (std::uint64_t page = 0; page < page_count(); ++page) {
+    PageRecord& record = records_[page];
+    const bool torn = (record.update_counter & 1u) != 0;
+    const bool readable = pool_->load(record.version_head, page_size_, peers_->ref_count(), list) &&
+                          pool_->mark_chain(record.version_head, in_use);
+    if (!readable) {
+      // The list cannot be trusted: forget the page (never-written state with a zero shadow).
+      // Its bytes in memory then differ from the shadow, so the next scan re-absorbs them as
+      // a local write, and catch-up brings back whatever the peers hold that is newer.
+      begin_update(page);
+      publish_head(page, 0);
+      std::memset(shadow_page(page), 0, page_size_);
+      refresh_record(page, engine_detail::zero_version_list(page_size_));
+      end_update(page);
+      ++recovery_.corrupt_pages;
+    } else if (torn) {
+      refresh_record(page, list);
+      std::atomic_ref<std::uint32_t>(record.update_counter)
+          .store(record.update_counter + 1, std::memory_order_release);
+      ++recovery_.torn_pages;
+    }
+  }
+  recovery_.leaked_blocks = pool_->rebuild_free_list(in_use);
+}
+
+Engine::Impl::~Impl() {
+  if (header_ != nullptr) header_->clean_shutdown = 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Impl: page record helpers
+
+void Engine::Impl::load_versions(std::uint64_t page, VersionList& out) const {
+  const bool ok = pool_->load(records_[page].version_head, page_size_, peers_->ref_count(), out);
+  if (!ok) out = engine_detail::zero_version_list(page_size_);  // unreachable after recover()
+}
+
+// Crash safety here is against the process dying (SIGKILL), not the machine: every store the
+// process executed reaches the shared mapping even if it dies right after, so program order is
+// all that matters and compiler barriers suffice (no CPU fences in the hot path).
+void Engine::Impl::begin_update(std::uint64_t page) {
+  std::atomic_ref<std::uint32_t> counter(records_[page].update_counter);
+  counter.store(counter.load(std::memory_order_relaxed) | 1u, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+}
+
+void Engine::Impl::end_update(std::uint64_t page) {
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  std::atomic_ref<std::uint32_t> counter(records_[page].update_counter);
+  counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+void Engine::Impl::publish_head(std::uint64_t page, std::uint32_t head) {
+  std::atomic_ref<std::uint32_t>(records_[page].version_head)
+      .store(head, std::memory_order_release);
+}
+
+void Engine::Impl::refresh_record(std::uint64_t page, const VersionList& versions) {
+  set_record(page, engine_detail::hash_bytes(shadow_page(page), page_size_), versions);
+}
+
+void Engine::Impl::set_record(std::uint64_t page, std::uint64_t hash, const VersionList& versions) {
+  const std::uint64_t digest = engine_detail::page_digest(hash, versions, peers_->hashes());
+  records_[page].hash_x = hash ^ zero_hash_;
+  records_[page].digest_x = digest ^ zero_digest_;
+}
+
+std::vector<VersionRun> Engine::Impl::to_version_runs(const VersionList& list) const {
+  std::vector<VersionRun> runs;
+  runs.reserve(list.size());
+  for (const auto& e : list) {
+    runs.push_back(
+        VersionRun{e.start, e.end, Timestamp{e.ts.lamport, peers_->names()[e.ts.peer_ref]}});
+  }
+  return runs;
+}
+
+void Engine::Impl::note_lamport(std::uint64_t lamport) {
+  if (lamport > header_->lamport) {
+    std::atomic_ref<std::uint64_t>(header_->lamport).store(lamport, std::memory_order_release);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Engine: public surface
+
+Result<std::uint64_t> Engine::state_bytes_required(const EngineConfig& config) {
+  if (Status s = validate(config); !s) return s.error();
+  return StateLayout::compute(max_pages_of(config), config.page_size_bytes, config.max_peers,
+                              static_cast<std::uint32_t>(pool_blocks_of(config)))
+      .total_bytes;
+}
+
+Result<std::unique_ptr<Engine>> Engine::create(const EngineConfig& config,
+                                               std::span<std::uint8_t> memory,
+                                               std::span<std::uint8_t> state, GrowFn grow) {
+  auto impl = Impl::create(config, memory, state, std::move(grow));
+  if (!impl) return impl.error();
+  return std::unique_ptr<Engine>(new Engine(std::move(impl).value()));
+}
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::~Engine() = default;
+
+void Engine::on_diff(std::function<void(const Patch&)> listener) {
+  impl_->diff_listener_ = std::move(listener);
+}
+void Engine::on_growth(std::function<void(std::uint64_t)> listener) {
+  impl_->growth_listener_ = std::move(listener);
+}
+void Engine::set_backing_probe(BackingProbe probe) {
+  impl_->backing_probe_ = std::move(probe);
+}
+
+std::vector<Patch> Engine::scan(ScanStats* stats) {
+  const auto changed = impl_->find_changed_pages(0, impl_->page_count());
+  auto patches = impl_->absorb_pages(changed, stats, PageCheck::known_changed);
+  if (stats != nullptr) stats->pages_checked = impl_->page_count();
+  return patches;
+}
+
+std::vector<std::uint64_t> Engine::find_changed_pages(std::uint64_t first_page,
+                                                      std::uint64_t end_page) const {
+  return impl_->find_changed_pages(first_page, end_page);
+}
+
+std::vector<Patch> Engine::absorb_pages(std::span<const std::uint64_t> pages, ScanStats* stats,
+                                        PageCheck check) {
+  return impl_->absorb_pages(pages, stats, check);
+}
+
+Result<ApplyStats> Engine::apply(const Patch& patch) {
+  return impl_->apply(patch);
+}
+
+Result<ApplyStats> Engine::apply_patches(std::span<const Patch> patches) {
+  ApplyStats total;
+  for (const Patch& patch : patches) {
+    auto r = impl_->apply(patch);
+    if (!r) return r.error();
+    total.bytes_written += r->bytes_written;
+    total.pages_touched += r->pages_touched;
+    total.pages_absorbed += r->pages_absorbed;
+    total.grew = total.grew || r->grew;
+  }
+  return total;
+}
+
+VectorClock Engine::vector_clock() const {
+  return impl_->peers_->vector_clock();
+}
+
+Status Engine::resize(std::uint64_t new_size_bytes) {
+  return impl_->resize(new_size_bytes);
+}
+
+std::uint64_t Engine::zero_page_digest() const noexcept {
+  return impl_->zero_digest_;
+}
+
+std::uint64_t Engine::page_digest(std::uint64_t page) const {
+  return impl_->records_[page].digest_x ^ impl_->zero_digest_;
+}
+
+std::vector<PageDigest> Engine::nonzero_digests() const {
+  std::vector<PageDigest> out;
+  const std::uint64_t count = impl_->page_count();
+  for (std::uint64_t page = 0; page < count; ++page) {
+    const std::uint64_t x = impl_->records_[page].digest_x;
+    if (x != 0) out.push_back(PageDigest{page, x ^ impl_->zero_digest_});
+  }
+  return out;
+}
+
+Result<PageState> Engine::export_page(std::uint64_t page) {
+  return impl_->export_page(page);
+}
+
+Result<MergeStats> Engine::merge_page(const PageState& state) {
+  return impl_->merge_page(state);
+}
+
+const std::string& Engine::peer_id() const noexcept {
+  return impl_->config_.peer_id;
+}
+std::uint32_t Engine::page_size() const noexcept {
+  return impl_->page_size_;
+}
+std::uint64_t Engine::size_bytes() const noexcept {
+  return impl_->header_->size_bytes;
+}
+std::uint64_t Engine::max_size_bytes() const noexcept {
+  return impl_->config_.max_size_bytes;
+}
+std::uint64_t Engine::page_count() const noexcept {
+  return impl_->page_count();
+}
+std::uint64_t Engine::lamport() const noexcept {
+  return impl_->header_->lamport;
+}
+std::uint64_t Engine::local_seq() const noexcept {
+  return impl_->header_->local_seq;
+}
+const RecoveryStats& Engine::recovery_stats() const noexcept {
+  return impl_->recovery_;
+}
+
+std::vector<VersionRun> Engine::page_versions(std::uint64_t page) const {
+  VersionList list;
+  impl_->load_versions(page, list);
+  return impl_->to_version_runs(list);
+}
+
+}  // namespace wmd

@@ -1,0 +1,360 @@
+// Remote changes: applying patches and merging page states with the per-byte last-writer-wins
+// rule, exporting page states, and growth.
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+
+#include "engine/engine_impl.hpp"
+#include "engine/page_copy.hpp"
+#include "engine/page_digest.hpp"
+
+namespace wmd {
+
+using engine_detail::PageRange;
+using engine_detail::Stamp;
+using engine_detail::VersionEntry;
+using engine_detail::VersionList;
+using engine_detail::VersionPool;
+
+namespace {
+
+// Checks everything about a patch that does not depend on engine state.
+// On success *end_bytes is the end of its last run (0 when it has none).
+Status validate_patch(const Patch& patch, std::uint64_t max_size_bytes, std::uint64_t* end_bytes) {
+  if (!is_valid_peer_id(patch.origin)) return errc::invalid_peer_id;
+  if (patch.lamport == 0 || patch.lamport > kMaxLamport || patch.seq == 0) return errc::malformed;
+  std::uint64_t payload = 0;
+  std::uint64_t previous_end = 0;
+  for (const Run& run : patch.runs) {
+    if (run.length == 0 || run.offset < previous_end) return errc::malformed;
+    if (run.offset > max_size_bytes || run.length > max_size_bytes - run.offset) {
+      return errc::beyond_max_size;
+    }
+    previous_end = run.offset + run.length;
+    payload += run.length;  // bounded by runs * 2^32: cannot overflow
+  }
+  if (payload != patch.bytes.size()) return errc::malformed;
+  *end_bytes = previous_end;
+  return {};
+}
+
+}  // namespace
+
+std::uint32_t Engine::Impl::ref_for_deciding(const std::string& id) {
+  if (auto ref = peers_->find(id)) return *ref;
+  const auto next = static_cast<std::uint32_t>(peers_->ref_count() + pending_names_.size());
+  auto [it, added] = pending_refs_.try_emplace(id, next);
+  if (added) pending_names_.push_back(id);
+  return it->second;
+}
+
+void Engine::Impl::clear_pending_peers() {
+  pending_names_.clear();
+  pending_refs_.clear();
+}
+
+Status Engine::Impl::intern_pending_peers(VersionList& lists) {
+  if (pending_names_.empty()) return {};
+  const std::uint32_t first_pending = peers_->ref_count();
+  pending_new_refs_.assign(pending_names_.size(), 0);
+  std::uint32_t needed = 0;
+  for (const VersionEntry& e : lists) {
+    if (e.ts.peer_ref < first_pending) continue;
+    std::uint32_t& mark = pending_new_refs_[e.ts.peer_ref - first_pending];
+    if (mark == 0) {
+      mark = 1;
+      ++needed;
+    }
+  }
+  if (!peers_->has_room_for(needed)) return errc::peer_table_full;
+  for (std::size_t i = 0; i < pending_names_.size(); ++i) {
+    if (pending_new_refs_[i] == 0) continue;
+    auto ref = peers_->intern(pending_names_[i]);
+    if (!ref) return ref.error();  // unreachable: room was checked
+    pending_new_refs_[i] = *ref;
+  }
+  // Interned in pending order, so the renumbering is injective and keeps lists canonical.
+  for (VersionEntry& e : lists) {
+    if (e.ts.peer_ref >= first_pending) {
+      e.ts.peer_ref = pending_new_refs_[e.ts.peer_ref - first_pending];
+    }
+  }
+  clear_pending_peers();
+  return {};
+}
+
+Status Engine::Impl::grow_to(std::uint64_t new_size_bytes) {
+  if (new_size_bytes <= header_->size_bytes) return {};
+  if (grow_) {
+    auto grown = grow_(new_size_bytes);
+    if (!grown) return grown.error();
+    if (grown->size() < new_size_bytes) return errc::io_error;
+    memory_ = *grown;
+  } else if (memory_.size() < new_size_bytes) {
+    return errc::io_error;
+  }
+  std::atomic_ref<std::uint64_t>(header_->size_bytes)
+      .store(new_size_bytes, std::memory_order_release);
+  if (growth_listener_) growth_listener_(new_size_bytes);
+  return {};
+}
+
+Status Engine::Impl::resize(std::uint64_t new_size_bytes) {
+  if (new_size_bytes > config_.max_size_bytes) return errc::beyond_max_size;
+  const std::uint64_t rounded = (new_size_bytes + page_size_ - 1) / page_size_ * page_size_;
+  return grow_to(rounded);
+}
+
+void Engine::Impl::decide_apply_page(ApplyPage& w, Stamp ts) {
+  load_versions(w.page, old_list_);
+  written_.clear();
+  const std::span<const PageRange> ranges(apply_ranges_.data() + w.ranges_first, w.ranges_count);
+  engine_detail::overlay(old_list_, ranges, ts, /*only_if_newer=*/true, order(), new_list_,
+                         &written_);
+  w.list_first = static_cast<std::uint32_t>(apply_lists_.size());
+  w.list_count = static_cast<std::uint32_t>(new_list_.size());
+  apply_lists_.insert(apply_lists_.end(), new_list_.begin(), new_list_.end());
+  w.written_first = static_cast<std::uint32_t>(apply_written_.size());
+  w.written_count = static_cast<std::uint32_t>(written_.size());
+  apply_written_.insert(apply_written_.end(), written_.begin(), written_.end());
+}
+
+Result<ApplyStats> Engine::Impl::apply(const Patch& patch) {
+  std::uint64_t end_bytes = 0;
+  if (Status s = validate_patch(patch, config_.max_size_bytes, &end_bytes); !s) return s.error();
+  // A new origin is interned only if the patch stores a run (see ref_for_deciding).
+  clear_pending_peers();
+  const std::uint32_t origin = ref_for_deciding(patch.origin);
+  ApplyStats stats;
+  const std::uint64_t needed_size = (end_bytes + page_size_ - 1) / page_size_ * page_size_;
+  if (needed_size > header_->size_bytes) {
+    // Bytes past the current size were never written, so a new origin surely takes a slot:
+    // refuse before growing when it cannot.
+    if (!pending_names_.empty() && !peers_->has_room_for(1)) return errc::peer_table_full;
+    if (Status s = grow_to(needed_size); !s) return s.error();
+    stats.grew = true;
+  }
+
+  // Split the runs into page-local ranges (arenas reused across calls: no allocation in the
+  // steady state).
+  apply_pages_.clear();
+  apply_ranges_.clear();
+  std::uint64_t payload_pos = 0;
+  for (const Run& run : patch.runs) {
+    std::uint64_t offset = run.offset;
+    std::uint64_t remaining = run.length;
+    while (remaining > 0) {
+      const std::uint64_t page = offset / page_size_;
+      const auto start = static_cast<std::uint32_t>(offset % page_size_);
+      const auto length =
+          static_cast<std::uint32_t>(std::min<std::uint64_t>(remaining, page_size_ - start));
+      if (apply_pages_.empty() || apply_pages_.back().page != page) {
+        apply_pages_.push_back(ApplyPage{page, static_cast<std::uint32_t>(apply_ranges_.size())});
+      }
+      apply_ranges_.push_back(PageRange{start, start + length, payload_pos});
+      ++apply_pages_.back().ranges_count;
+      payload_pos += length;
+      offset += length;
+      remaining -= length;
+    }
+  }
+  stats.pages_touched = apply_pages_.size();
+
+  // Decide every page before touching any, so that pool exhaustion changes nothing.
+  const Stamp ts{patch.lamport, origin};
+  apply_lists_.clear();
+  apply_written_.clear();
+  for (ApplyPage& w : apply_pages_) decide_apply_page(w, ts);
+
+  // Absorb first: remote bytes must never overwrite a local write nobody has seen yet. A page
+  // the patch rewrites entirely, with a timestamp above any a local round could take now,
+  // needs no check: a pending local write would lose every byte to it on every replica, so
+  // the outcome is the same without reading the page (the bulk-sync case).
+  const Stamp local_ts{header_->lamport + 1, own_ref_};
+  const bool patch_beats_local = order().less(local_ts, ts);
+  std::vector<std::uint64_t> candidates;
+  for (const ApplyPage& w : apply_pages_) {
+    const bool rewrites_page = w.written_count == 1 && apply_written_[w.written_first].start == 0 &&
+                               apply_written_[w.written_first].end == page_size_;
+    if (!(rewrites_page && patch_beats_local) && page_may_have_changed(w.page)) {
+      candidates.push_back(w.page);
+    }
+  }
+  if (!candidates.empty()) {
+    stats.pages_absorbed = absorb_before_write(candidates, PageCheck::known_changed);
+    // The absorbed round changed versions: decide every page again into emptied arenas, so
+    // that they hold only the lists that will be stored (interning reads all of them: a stale
+    // list could take a slot for an origin whose every byte lost to the absorbed write).
+    apply_lists_.clear();
+    apply_written_.clear();
+    for (ApplyPage& w : apply_pages_) decide_apply_page(w, ts);
+  }
+
+  std::uint64_t blocks_needed = 0;
+  for (const ApplyPage& w : apply_pages_) {
+    if (w.written_count == 0) continue;
+    blocks_needed += w.list_count == 1 && apply_lists_[w.list_first].ts == Stamp{}
+                         ? 0
+                         : VersionPool::blocks_for(w.list_count);
+  }
+  if (blocks_needed > pool_->available()) return errc::pool_exhausted;
+  // Last check: a new origin takes its slot now, and gets the very ref the pages were decided
+  // with (the table appends), so the renumbering is the identity. Nothing written if it fails.
+  if (Status s = intern_pending_peers(apply_lists_); !s) return s.error();
+
+  // Seen before any byte carries it, so a kill mid-way never lets a later local round reuse it.
+  note_lamport(patch.lamport);
+  for (const ApplyPage& w : apply_pages_) {
+    if (w.written_count == 0) continue;
+    std::uint8_t* memory = memory_page(w.page);
+    std::uint8_t* shadow = shadow_page(w.page);
+    const std::uint32_t old_head = records_[w.page].version_head;
+    begin_update(w.page);
+    // Bytes before versions: a kill in between leaves the new bytes under older stamps, which
+    // catch-up corrects (the peers hold the newer stamp), rather than new stamps on old bytes.
+    new_list_.assign(apply_lists_.begin() + w.list_first,
+                     apply_lists_.begin() + w.list_first + w.list_count);
+    const PageRange& first = apply_written_[w.written_first];
+    if (w.written_count == 1 && first.start == 0 && first.end == page_size_) {
+      // The whole page: stream the payload to both copies, hashing it on the way (the new
+      // shadow's hash is the payload's), so the page is read once and never re-read.
+      const std::uint8_t* from = patch.bytes.data() + first.payload_offset;
+      const std::uint64_t hash =
+          engine_detail::copy_to_both_hashed(memory, shadow, from, page_size_);
+      stats.bytes_written += page_size_;
+      publish_head(w.page, pool_->store(new_list_));
+      set_record(w.page, hash, new_list_);
+    } else {
+      for (std::uint32_t k = 0; k < w.written_count; ++k) {
+        const PageRange& r = apply_written_[w.written_first + k];
+        const std::uint8_t* from = patch.bytes.data() + r.payload_offset;
+        std::memcpy(memory + r.start, from, r.end - r.start);
+        std::memcpy(shadow + r.start, from, r.end - r.start);
+        stats.bytes_written += r.end - r.start;
+      }
+      publish_head(w.page, pool_->store(new_list_));
+      refresh_record(w.page, new_list_);
+    }
+    end_update(w.page);
+    pool_->release(old_head);
+  }
+
+  engine_detail::copy_fence();  // streamed stores visible before we return to the caller
+  // A new origin whose patch stored nothing has no slot: its sequence number goes unrecorded.
+  if (origin < peers_->ref_count()) peers_->note_seq(origin, patch.seq);
+  if (origin == own_ref_ && patch.seq > header_->local_seq) {
+    // Our own earlier patch came back (state lost and rebuilt): never reissue its seq.
+    std::atomic_ref<std::uint64_t>(header_->local_seq).store(patch.seq, std::memory_order_release);
+  }
+  return stats;
+}
+
+Result<MergeStats> Engine::Impl::merge_page(const PageState& state) {
+  if (state.page_index >= max_pages_) return errc::beyond_max_size;
+  if (state.bytes.size() != page_size_ || state.versions.empty()) return errc::malformed;
+  std::uint64_t max_lamport = 0;
+  for (std::size_t i = 0; i < state.versions.size(); ++i) {
+    const VersionRun& v = state.versions[i];
+    if (v.start >= v.end || v.end > page_size_) return errc::malformed;
+    if (i == 0 ? v.start != 0
+               : (v.start != state.versions[i - 1].end || v.ts == state.versions[i - 1].ts)) {
+      return errc::malformed;
+    }
+    if (v.ts.lamport == 0) {
+      if (!v.ts.peer.empty()) return errc::malformed;
+    } else {
+      // The last peer interned here was valid: a catch-up's pages mostly carry the same one.
+      if (!is_merge_peer(v.ts.peer) && !is_valid_peer_id(v.ts.peer)) {
+        return errc::invalid_peer_id;
+      }
+      if (v.ts.lamport > kMaxLamport) return errc::malformed;
+    }
+    max_lamport = std::max(max_lamport, v.ts.lamport);
+  }
+  if (state.versions.back().end != page_size_) return errc::malformed;
+
+  // New peer ids are interned only for the runs that win bytes (see ref_for_deciding).
+  VersionList& remote = remote_list_;
+  remote.clear();
+  clear_pending_peers();
+  const std::uint32_t first_pending = peers_->ref_count();
+  for (const VersionRun& v : state.versions) {
+    std::uint32_t ref = 0;
+    if (v.ts.lamport != 0) {
+      if (is_merge_peer(v.ts.peer)) {
+        ref = merge_peer_ref_;
+      } else {
+        ref = ref_for_deciding(v.ts.peer);
+        if (ref < first_pending) {  // the peer table never renumbers: the cache holds
+          merge_peer_id_ = v.ts.peer;
+          merge_peer_ref_ = ref;
+        }
+      }
+    }
+    remote.push_back(VersionEntry{v.start, v.end, Stamp{v.ts.lamport, ref}});
+  }
+
+  MergeStats stats;
+  const std::uint64_t page = state.page_index;
+  if (page >= page_count()) {
+    // A page past the current size was never written: every new id wins bytes there and needs
+    // a slot. Refuse before growing when they cannot all have one.
+    if (!peers_->has_room_for(static_cast<std::uint32_t>(pending_names_.size()))) {
+      return errc::peer_table_full;
+    }
+    if (Status s = grow_to((page + 1) * page_size_); !s) return s.error();
+    stats.grew = true;
+  }
+  const std::uint64_t pages[] = {page};
+  stats.absorbed_local = absorb_before_write(pages, PageCheck::recheck) > 0;
+
+  load_versions(page, old_list_);
+  written_.clear();
+  engine_detail::merge_max(old_list_, remote, order(), new_list_, written_);
+  if (!written_.empty()) {
+    if (VersionPool::blocks_for(new_list_) > pool_->available()) return errc::pool_exhausted;
+    if (Status s = intern_pending_peers(new_list_); !s) return s.error();
+    note_lamport(max_lamport);  // before any byte carries it (see apply)
+    std::uint8_t* memory = memory_page(page);
+    std::uint8_t* shadow = shadow_page(page);
+    const std::uint32_t old_head = records_[page].version_head;
+    begin_update(page);
+    if (written_.size() == 1 && written_[0].start == 0 && written_[0].end == page_size_) {
+      // The remote wins every byte (the initial-sync case): one pass over the payload writes
+      // both copies and yields the new shadow's hash, as apply() does for whole pages.
+      const std::uint64_t hash =
+          engine_detail::copy_to_both_hashed(memory, shadow, state.bytes.data(), page_size_);
+      stats.bytes_taken += page_size_;
+      publish_head(page, pool_->store(new_list_));
+      set_record(page, hash, new_list_);
+      engine_detail::copy_fence();  // streamed stores visible before we return
+    } else {
+      for (const PageRange& r : written_) {
+        std::memcpy(memory + r.start, state.bytes.data() + r.start, r.end - r.start);
+        std::memcpy(shadow + r.start, state.bytes.data() + r.start, r.end - r.start);
+        stats.bytes_taken += r.end - r.start;
+      }
+      publish_head(page, pool_->store(new_list_));
+      refresh_record(page, new_list_);
+    }
+    end_update(page);
+    pool_->release(old_head);
+  }
+  note_lamport(max_lamport);
+  return stats;
+}
+
+Result<PageState> Engine::Impl::export_page(std::uint64_t page) {
+  if (page >= page_count()) return errc::out_of_range;
+  const std::uint64_t pages[] = {page};
+  absorb_before_write(pages, PageCheck::recheck);
+  PageState state;
+  state.page_index = page;
+  const std::uint8_t* shadow = shadow_page(page);
+  state.bytes.assign(shadow, shadow + page_size_);
+  load_versions(page, old_list_);
+  state.versions = to_version_runs(old_list_);
+  return state;
+}
+
+}  // namespace wmd
