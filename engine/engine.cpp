@@ -4,6 +4,7 @@
 #include <bit>
 #include <cstring>
 
+#include "engine/atomic_access.hpp"
 #include "engine/engine_impl.hpp"
 #include "engine/page_digest.hpp"
 
@@ -100,8 +101,7 @@ Result<std::unique_ptr<Engine::Impl>> Engine::Impl::create(const EngineConfig& c
     impl->peers_.emplace(impl->header_, reinterpret_cast<PeerSlot*>(base + layout.peers_offset));
     if (auto ref = impl->peers_->intern(config.peer_id); !ref) return ref.error();
     // The magic goes last: a kill during formatting leaves storage that formats again.
-    std::atomic_ref<std::uint64_t>(h.magic).store(engine_detail::kStateMagic,
-                                                  std::memory_order_release);
+    engine_detail::store_release(h.magic, engine_detail::kStateMagic);
   } else {
     if (h.magic != engine_detail::kStateMagic) return errc::bad_magic;
     if (h.layout_version != engine_detail::kLayoutVersion) return errc::bad_layout_version;
@@ -158,8 +158,7 @@ void Engine::Impl::recover() {
       ++recovery_.corrupt_pages;
     } else if (torn) {
       refresh_record(page, list);
-      std::atomic_ref<std::uint32_t>(record.update_counter)
-          .store(record.update_counter + 1, std::memory_order_release);
+      engine_detail::store_release(record.update_counter, record.update_counter + 1);
       ++recovery_.torn_pages;
     }
   }
@@ -182,20 +181,19 @@ void Engine::Impl::load_versions(std::uint64_t page, VersionList& out) const {
 // process executed reaches the shared mapping even if it dies right after, so program order is
 // all that matters and compiler barriers suffice (no CPU fences in the hot path).
 void Engine::Impl::begin_update(std::uint64_t page) {
-  std::atomic_ref<std::uint32_t> counter(records_[page].update_counter);
-  counter.store(counter.load(std::memory_order_relaxed) | 1u, std::memory_order_relaxed);
+  std::uint32_t& counter = records_[page].update_counter;
+  engine_detail::store_relaxed(counter, engine_detail::load_relaxed(counter) | 1u);
   std::atomic_signal_fence(std::memory_order_seq_cst);
 }
 
 void Engine::Impl::end_update(std::uint64_t page) {
   std::atomic_signal_fence(std::memory_order_seq_cst);
-  std::atomic_ref<std::uint32_t> counter(records_[page].update_counter);
-  counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  std::uint32_t& counter = records_[page].update_counter;
+  engine_detail::store_relaxed(counter, engine_detail::load_relaxed(counter) + 1);
 }
 
 void Engine::Impl::publish_head(std::uint64_t page, std::uint32_t head) {
-  std::atomic_ref<std::uint32_t>(records_[page].version_head)
-      .store(head, std::memory_order_release);
+  engine_detail::store_release(records_[page].version_head, head);
 }
 
 void Engine::Impl::refresh_record(std::uint64_t page, const VersionList& versions) {
@@ -220,7 +218,7 @@ std::vector<VersionRun> Engine::Impl::to_version_runs(const VersionList& list) c
 
 void Engine::Impl::note_lamport(std::uint64_t lamport) {
   if (lamport > header_->lamport) {
-    std::atomic_ref<std::uint64_t>(header_->lamport).store(lamport, std::memory_order_release);
+    engine_detail::store_release(header_->lamport, lamport);
   }
 }
 

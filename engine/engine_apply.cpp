@@ -1,9 +1,9 @@
 // Remote changes: applying patches and merging page states with the per-byte last-writer-wins
 // rule, exporting page states, and growth.
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 
+#include "engine/atomic_access.hpp"
 #include "engine/engine_impl.hpp"
 #include "engine/page_copy.hpp"
 #include "engine/page_digest.hpp"
@@ -93,8 +93,7 @@ Status Engine::Impl::grow_to(std::uint64_t new_size_bytes) {
   } else if (memory_.size() < new_size_bytes) {
     return errc::io_error;
   }
-  std::atomic_ref<std::uint64_t>(header_->size_bytes)
-      .store(new_size_bytes, std::memory_order_release);
+  engine_detail::store_release(header_->size_bytes, new_size_bytes);
   if (growth_listener_) growth_listener_(new_size_bytes);
   return {};
 }
@@ -244,7 +243,7 @@ Result<ApplyStats> Engine::Impl::apply(const Patch& patch) {
   if (origin < peers_->ref_count()) peers_->note_seq(origin, patch.seq);
   if (origin == own_ref_ && patch.seq > header_->local_seq) {
     // Our own earlier patch came back (state lost and rebuilt): never reissue its seq.
-    std::atomic_ref<std::uint64_t>(header_->local_seq).store(patch.seq, std::memory_order_release);
+    engine_detail::store_release(header_->local_seq, patch.seq);
   }
   return stats;
 }

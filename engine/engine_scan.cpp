@@ -1,9 +1,9 @@
 // Local change rounds: finding changed pages, diffing them against the shadow, stamping the
 // changed bytes with the round's timestamp and turning the round into patches.
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 
+#include "engine/atomic_access.hpp"
 #include "engine/engine_impl.hpp"
 #include "engine/page_diff.hpp"
 #include "engine/page_digest.hpp"
@@ -134,7 +134,7 @@ std::vector<Patch> Engine::Impl::finish_round(LocalRound& round, ScanStats* stat
     patch.origin = config_.peer_id;
     patch.lamport = round.ts.lamport;
     patch.seq = header_->local_seq + 1;
-    std::atomic_ref<std::uint64_t>(header_->local_seq).store(patch.seq, std::memory_order_release);
+    engine_detail::store_release(header_->local_seq, patch.seq);
     peers_->note_seq(own_ref_, patch.seq);
   }
   if (diff_listener_) {

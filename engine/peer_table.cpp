@@ -1,8 +1,8 @@
 #include "engine/peer_table.hpp"
 
-#include <atomic>
 #include <cstring>
 
+#include "engine/atomic_access.hpp"
 #include "engine/page_digest.hpp"
 
 namespace wmd::engine_detail {
@@ -40,7 +40,7 @@ Result<std::uint32_t> PeerTable::intern(const std::string& id) {
   s.id_length = static_cast<std::uint32_t>(id.size());
   s.id_hash = hash_peer_id(id);
   // Publish the slot only once it is complete.
-  std::atomic_ref<std::uint32_t>(header_->peer_count).store(slot + 1, std::memory_order_release);
+  engine_detail::store_release(header_->peer_count, slot + 1);
   const std::uint32_t ref = slot + 1;
   refs_.emplace(id, ref);
   names_.push_back(id);

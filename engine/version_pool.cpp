@@ -1,7 +1,8 @@
 #include "engine/version_pool.hpp"
 
-#include <atomic>
 #include <cassert>
+
+#include "engine/atomic_access.hpp"
 
 namespace wmd::engine_detail {
 
@@ -54,7 +55,7 @@ std::uint32_t VersionPool::allocate() {
   // Bump the mark before the block is used: a kill now leaks the block, which the next
   // attach reclaims, instead of leaving a reachable block beyond the mark.
   const std::uint32_t index = *high_water_;
-  std::atomic_ref<std::uint32_t>(*high_water_).store(index + 1, std::memory_order_release);
+  engine_detail::store_release(*high_water_, index + 1);
   return index;
 }
 
