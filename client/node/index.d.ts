@@ -27,7 +27,8 @@ export interface DistributorConfig {
   maxPatchBytes?: number;
   /** Unchanged gaps up to this length are sent inside one run; default 0 (exact patches). */
   maxMergeGapBytes?: number;
-  /** Scan automatically every this many milliseconds (the timer never keeps Node alive). */
+  /** Scan automatically every this many milliseconds; default 100, 0 disables the timer
+   * (the timer never keeps Node alive). */
   scanInterval?: number;
   /** Receives errors of automatic scans; without it they are thrown. */
   onError?: (error: Error) => void;
@@ -79,7 +80,7 @@ export interface MemoryDistributor {
   /** Registers a listener for local patches; returns a function that removes it. */
   onDiff(listener: (patch: Patch) => void): () => boolean;
   /** Applies remote patches: per-byte last-writer-wins; idempotent, any order. */
-  applyPatches(patches: Patch | Patch[]): ApplyResult;
+  applyPatches(patches: Patch | Patch[] | Patch[][]): ApplyResult;
   getVectorClock(): VectorClock;
   /** Catch-up: digests of every page that is not in the never-written all-zero state. */
   digests(): PageDigest[];
@@ -102,6 +103,29 @@ export function createMemoryDistributor(
   peerId: string,
   config?: DistributorConfig,
 ): MemoryDistributor;
+
+// The seed library's standalone functions. The distributor that createMemoryDistributor returns
+// is their `state`; each returns it (or the value the seed returned).
+
+/** Local changes since the last scan; they also go to the onDiff callbacks. */
+export function scan(state: MemoryDistributor): { state: MemoryDistributor; patches: Patch[] };
+/** callback(patches) for each round of local patches (timer scans included). */
+export function onDiff(
+  state: MemoryDistributor,
+  callback: (patches: Patch[]) => void,
+): MemoryDistributor;
+/** Applies remote patches: one, an array, or arrays of arrays (as onDiff delivered them). */
+export function applyPatches(
+  state: MemoryDistributor,
+  patches: Patch | Patch[] | Patch[][],
+): MemoryDistributor;
+export function getVectorClock(state: MemoryDistributor): VectorClock;
+/** After memory.grow: the memory's new buffer (or a size in bytes to grow to). */
+export function resizeMemory(
+  state: MemoryDistributor,
+  newBuffer: ArrayBuffer | number,
+): MemoryDistributor;
+export function destroy(state: MemoryDistributor): void;
 
 export interface SegmentOptions {
   /** Create the segment when missing (default true). */

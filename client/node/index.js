@@ -3,7 +3,9 @@
 //
 // Two ways in:
 //  * createMemoryDistributor(memory, peerId, config): the seed library's API over wmd's
-//    replication engine, in process. You carry the patches between peers yourself.
+//    replication engine, in process. You carry the patches between peers yourself. The returned
+//    distributor has methods (d.scan(), ...) and is also the `state` of the seed's standalone
+//    functions (scan(state), onDiff(state, cb), ...).
 //  * attachSegment(memory, '/NAME', options): mirror the memory into a wmd segment that a local
 //    wmdd replicates to other machines. push() copies the bytes the module changed into the
 //    segment, pull() copies the bytes that peers changed back into the memory.
@@ -30,6 +32,12 @@ function loadAddon() {
 
 const addon = loadAddon();
 
+// The seed library scanned every 100 ms unless told otherwise (0 disables the timer).
+const kDefaultScanIntervalMs = 100;
+
+// Per-round listeners of the seed's onDiff(state, callback), by distributor.
+const roundListeners = new WeakMap();
+
 // Calls every listener with every patch; a throwing listener does not stop the others, and
 // the first error is rethrown once all have run.
 function emit(listeners, patches) {
@@ -52,14 +60,19 @@ function createMemoryDistributor(memory, peerId, config = {}) {
   if (config === null || typeof config !== 'object') throw new TypeError('config must be an object');
   const native = new addon.Distributor(memory, peerId, config);
   const listeners = new Set();
+  const rounds = new Set();
   let timer = null;
+  const report = (patches) => {
+    emit(listeners, patches);
+    if (patches.length > 0) emit(rounds, [patches]);
+  };
 
   const distributor = {
     // Detects the bytes changed since the last scan; returns them as patches (also given to
     // the onDiff listeners).
     scan() {
       const patches = native.scan();
-      emit(listeners, patches);
+      report(patches);
       return patches;
     },
     // Registers a listener for every locally produced patch; returns a function that removes it.
@@ -70,8 +83,8 @@ function createMemoryDistributor(memory, peerId, config = {}) {
     },
     // Applies remote patches (one or an array), per-byte last-writer-wins.
     applyPatches(patches) {
-      const result = native.applyPatches(patches);
-      emit(listeners, result.diffs);
+      const result = native.applyPatches(flattenPatches(patches));
+      report(result.diffs);
       return result;
     },
     getVectorClock() {
@@ -84,12 +97,12 @@ function createMemoryDistributor(memory, peerId, config = {}) {
     },
     exportPage(page) {
       const { diffs, ...state } = native.exportPage(page);
-      emit(listeners, diffs);
+      report(diffs);
       return state;
     },
     mergePage(state) {
       const result = native.mergePage(state);
-      emit(listeners, result.diffs);
+      report(result.diffs);
       return result;
     },
     // Grows the memory (memory.grow, whole 64 KiB pages) and the tracked size; grow-only.
@@ -100,6 +113,7 @@ function createMemoryDistributor(memory, peerId, config = {}) {
       if (timer !== null) clearInterval(timer);
       timer = null;
       listeners.clear();
+      rounds.clear();
       native.destroy();
     },
     get peerId() {
@@ -116,10 +130,11 @@ function createMemoryDistributor(memory, peerId, config = {}) {
     },
   };
 
-  // The seed library scanned on a timer; here it is opt-in, and the timer never keeps the
-  // process alive.
-  const interval = config.scanInterval;
-  if (interval !== undefined && interval !== null && interval !== 0) {
+  roundListeners.set(distributor, rounds);
+
+  // Scans on a timer, as the seed library did; the timer never keeps the process alive.
+  const interval = config.scanInterval ?? kDefaultScanIntervalMs;
+  if (interval !== 0) {
     if (typeof interval !== 'number' || !(interval > 0)) {
       native.destroy();
       throw new RangeError('config.scanInterval must be a positive number of milliseconds');
@@ -135,6 +150,57 @@ function createMemoryDistributor(memory, peerId, config = {}) {
     timer.unref();
   }
   return distributor;
+}
+
+// applyPatches takes one patch, an array of them, or arrays of those (what a seed onDiff callback
+// received, sent on as it was).
+function flattenPatches(patches) {
+  return Array.isArray(patches) ? patches.flat(Infinity) : patches;
+}
+
+// --- the seed library's standalone functions: the distributor is the state ----------------
+
+function distributorOf(state) {
+  if (!roundListeners.has(state)) {
+    throw new TypeError('state must be what createMemoryDistributor returned');
+  }
+  return state;
+}
+
+// { state, patches }: the changes since the last scan (also given to the onDiff callbacks).
+function scan(state) {
+  const patches = distributorOf(state).scan();
+  return { state, patches };
+}
+
+// Calls callback(patches) with each round of local patches: every scan (the timer's too) that
+// found changes, and local changes absorbed before remote bytes landed.
+function onDiff(state, callback) {
+  if (typeof callback !== 'function') throw new TypeError('onDiff needs a function');
+  roundListeners.get(distributorOf(state)).add(callback);
+  return state;
+}
+
+function applyPatches(state, patches) {
+  distributorOf(state).applyPatches(patches);
+  return state;
+}
+
+function getVectorClock(state) {
+  return distributorOf(state).getVectorClock();
+}
+
+// After the module grew its memory (memory.grow), with the memory's new buffer, or a size in
+// bytes to grow to. Returns the state.
+function resizeMemory(state, newBuffer) {
+  const bytes = typeof newBuffer === 'number' ? newBuffer : newBuffer?.byteLength;
+  if (typeof bytes !== 'number') throw new TypeError('resizeMemory needs an ArrayBuffer or a size');
+  distributorOf(state).resizeMemory(bytes);
+  return state;
+}
+
+function destroy(state) {
+  distributorOf(state).destroy();
 }
 
 function attachSegment(memory, name, options = {}) {
@@ -185,4 +251,13 @@ function attachSegment(memory, name, options = {}) {
   };
 }
 
-module.exports = { createMemoryDistributor, attachSegment };
+module.exports = {
+  createMemoryDistributor,
+  scan,
+  onDiff,
+  applyPatches,
+  getVectorClock,
+  resizeMemory,
+  destroy,
+  attachSegment,
+};

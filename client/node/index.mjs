@@ -4,5 +4,14 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const wmd = require('./index.js');
 
-export const { createMemoryDistributor, attachSegment } = wmd;
+export const {
+  createMemoryDistributor,
+  scan,
+  onDiff,
+  applyPatches,
+  getVectorClock,
+  resizeMemory,
+  destroy,
+  attachSegment,
+} = wmd;
 export default wmd;
