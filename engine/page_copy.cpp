@@ -16,13 +16,13 @@ namespace wmd::engine_detail {
 
 namespace {
 
+#if defined(__SSE2__)
 // Bytes hashed and stored per step of copy_to_both_hashed: one XXH3 block (16 stripes of 64
 // bytes with the default secret), small enough to stay in L1 between the hash and the copy,
 // large enough that the streaming hash's per-call cost stays small. Measured on the bench
 // machine: 1 KiB beat 512 B and 2 KiB.
 constexpr std::size_t kFusedChunkBytes = 1024;
 
-#if defined(__SSE2__)
 bool streamable(const std::uint8_t* first, const std::uint8_t* second, std::size_t length) {
   return ((reinterpret_cast<std::uintptr_t>(first) | reinterpret_cast<std::uintptr_t>(second)) &
           15u) == 0 &&
