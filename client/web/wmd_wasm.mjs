@@ -84,10 +84,14 @@ export function createMemoryDistributor(memory, peerId, config = {}) {
       engine.check(x.wmd_resize(memory.buffer.byteLength), 'resize');
     }
   };
-  // After the engine grew (a peer's size), the memory follows, in whole wasm pages.
+  // After the engine grew (a peer's size), the memory follows, in whole wasm pages, and the
+  // engine takes the memory's size (as every host of a WebAssembly memory does).
   const growMemory = () => {
     const missing = x.wmd_size() - memory.buffer.byteLength;
-    if (missing > 0) memory.grow(Math.ceil(missing / kWasmPageBytes));
+    if (missing > 0) {
+      memory.grow(Math.ceil(missing / kWasmPageBytes));
+      followMemory();
+    }
   };
   const replica = () => engine.bytes().subarray(x.wmd_replica(), x.wmd_replica() + x.wmd_size());
   const copyPages = (first, end, into) => {

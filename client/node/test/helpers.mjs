@@ -13,18 +13,7 @@ export const binDir = process.env.WMD_BIN_DIR ?? path.join(repo, 'build', 'bin')
 
 export const wmd = createRequire(import.meta.url)(packageDir);
 
-// xorshift32: a small deterministic generator, so failures replay from the printed seed.
-export function rng(seed) {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
+export { rng } from './rng.mjs';
 
 export async function instantiateLife(memory) {
   const module = await WebAssembly.compile(readFileSync(lifeWasmPath));

@@ -1,5 +1,6 @@
 // Runs seed_readme_usage.mjs in a fresh project whose node_modules holds the package under test,
 // with the import's package name replaced by that package's name. Returns the printed JSON.
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -20,4 +21,15 @@ export function runSeedUsage(packageDir, packageName) {
   } finally {
     rmSync(project, { recursive: true, force: true });
   }
+}
+
+// What the usage must print: both peers hold both peers' writes and agree on the clock.
+export function assertSeedUsageConverged(out) {
+  assert.deepEqual(out.a, [1, 2, 3, 0]);
+  assert.deepEqual(out.b, [1, 2, 3, 0]);
+  assert.equal(out.a100, 42);
+  assert.equal(out.b70000, 7);
+  assert.equal(out.sizeB, 2 * 65536);
+  assert.deepEqual(out.clockA, { 'peer-a': 2, 'peer-b': 1 });
+  assert.deepEqual(out.clockB, { 'peer-a': 2, 'peer-b': 1 });
 }

@@ -86,8 +86,7 @@ int wmd_create(std::uint32_t page_size, double max_size, std::uint32_t max_patch
   const std::uint64_t size = wmd::engine_detail::align_up(static_cast<std::uint64_t>(initial_size),
                                                           config.page_size_bytes);
   auto engine = wmd::Engine::create(
-      config, std::span<std::uint8_t>(replica, size),
-      std::span<std::uint8_t>(state, *state_bytes),
+      config, std::span<std::uint8_t>(replica, size), std::span<std::uint8_t>(state, *state_bytes),
       [max_bytes](std::uint64_t new_size) -> wmd::Result<std::span<std::uint8_t>> {
         if (new_size > max_bytes) return wmd::errc::beyond_max_size;
         return std::span<std::uint8_t>(host().replica_base, new_size);
@@ -98,12 +97,18 @@ int wmd_create(std::uint32_t page_size, double max_size, std::uint32_t max_patch
   return 0;
 }
 
-WMD_EXPORT(wmd_replica) std::uint8_t* wmd_replica() { return host().replica_base; }
-WMD_EXPORT(wmd_size) double wmd_size() { return static_cast<double>(host().engine->size_bytes()); }
+WMD_EXPORT(wmd_replica) std::uint8_t* wmd_replica() {
+  return host().replica_base;
+}
+WMD_EXPORT(wmd_size) double wmd_size() {
+  return static_cast<double>(host().engine->size_bytes());
+}
 WMD_EXPORT(wmd_max_size) double wmd_max_size() {
   return static_cast<double>(host().engine->max_size_bytes());
 }
-WMD_EXPORT(wmd_page_size) std::uint32_t wmd_page_size() { return host().engine->page_size(); }
+WMD_EXPORT(wmd_page_size) std::uint32_t wmd_page_size() {
+  return host().engine->page_size();
+}
 WMD_EXPORT(wmd_lamport) double wmd_lamport() {
   return static_cast<double>(host().engine->lamport());
 }
@@ -116,10 +121,14 @@ WMD_EXPORT(wmd_resize) int wmd_resize(double new_size) {
   return to_code(host().engine->resize(static_cast<std::uint64_t>(new_size)).error());
 }
 
-WMD_EXPORT(wmd_clear_outbox) void wmd_clear_outbox() { host().outbox.clear(); }
+WMD_EXPORT(wmd_clear_outbox) void wmd_clear_outbox() {
+  host().outbox.clear();
+}
 
 // Hashes every page of the replica bytes; the round's patches go to the outbox.
-WMD_EXPORT(wmd_scan) void wmd_scan() { (void)host().engine->scan(); }
+WMD_EXPORT(wmd_scan) void wmd_scan() {
+  (void)host().engine->scan();
+}
 
 // Page ranges [first, end) the inbox's patch or page states touch, as pairs of doubles at the
 // returned address; *count (JavaScript reads it with wmd_touched_count) is the pair count.

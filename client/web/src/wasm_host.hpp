@@ -35,9 +35,9 @@ struct Host {
   std::uint8_t* replica_base = nullptr;
   std::vector<proto::Message> outbox;
   proto::Message inbox;
-  std::vector<std::uint8_t> encoded;   // the last encode_* result
-  std::vector<std::uint8_t> scratch;   // JavaScript writes strings and frames here
-  std::vector<double> touched_pages;   // [first, end) pairs of the inbox's pages
+  std::vector<std::uint8_t> encoded;  // the last encode_* result
+  std::vector<std::uint8_t> scratch;  // JavaScript writes strings and frames here
+  std::vector<double> touched_pages;  // [first, end) pairs of the inbox's pages
   ApplyStats apply_stats;
   MergeStats merge_stats;
 };

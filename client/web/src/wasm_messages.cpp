@@ -109,7 +109,8 @@ WMD_EXPORT(wmd_out_run_offset) double wmd_out_run_offset(std::uint32_t i, std::u
   const auto* p = out<wmd::Patch>(i);
   return p && run < p->runs.size() ? static_cast<double>(p->runs[run].offset) : 0;
 }
-WMD_EXPORT(wmd_out_run_length) std::uint32_t wmd_out_run_length(std::uint32_t i, std::uint32_t run) {
+WMD_EXPORT(wmd_out_run_length)
+std::uint32_t wmd_out_run_length(std::uint32_t i, std::uint32_t run) {
   const auto* p = out<wmd::Patch>(i);
   return p && run < p->runs.size() ? p->runs[run].length : 0;
 }
@@ -130,10 +131,12 @@ WMD_EXPORT(wmd_out_size) double wmd_out_size(std::uint32_t i) {
 // Hello protocol version and page size; Error code; Heartbeat reply; Digests flags (bit 0
 // last, bit 1 reply requested).
 WMD_EXPORT(wmd_out_small) std::uint32_t wmd_out_small(std::uint32_t i, std::uint32_t which) {
-  if (const auto* h = out<proto::Hello>(i)) return which == 0 ? h->protocol_version : h->page_size_bytes;
+  if (const auto* h = out<proto::Hello>(i))
+    return which == 0 ? h->protocol_version : h->page_size_bytes;
   if (const auto* e = out<proto::Error>(i)) return e->code;
   if (const auto* b = out<proto::Heartbeat>(i)) return b->reply ? 1 : 0;
-  if (const auto* d = out<proto::Digests>(i)) return (d->last ? 1u : 0u) | (d->reply_requested ? 2u : 0u);
+  if (const auto* d = out<proto::Digests>(i))
+    return (d->last ? 1u : 0u) | (d->reply_requested ? 2u : 0u);
   return 0;
 }
 WMD_EXPORT(wmd_out_token) std::uint64_t wmd_out_token(std::uint32_t i) {
@@ -147,13 +150,15 @@ WMD_EXPORT(wmd_out_clock_count) std::uint32_t wmd_out_clock_count(std::uint32_t 
   return h ? static_cast<std::uint32_t>(h->clock.size()) : 0;
 }
 namespace {
-const std::pair<const std::string, std::uint64_t>* clock_entry(std::uint32_t i, std::uint32_t entry) {
+const std::pair<const std::string, std::uint64_t>* clock_entry(std::uint32_t i,
+                                                               std::uint32_t entry) {
   const auto* h = out<proto::Hello>(i);
   if (h == nullptr || entry >= h->clock.size()) return nullptr;
   return &*std::next(h->clock.begin(), entry);
 }
 }  // namespace
-WMD_EXPORT(wmd_out_clock_peer) const char* wmd_out_clock_peer(std::uint32_t i, std::uint32_t entry) {
+WMD_EXPORT(wmd_out_clock_peer)
+const char* wmd_out_clock_peer(std::uint32_t i, std::uint32_t entry) {
   const auto* e = clock_entry(i, entry);
   return string_out(e ? &e->first : nullptr);
 }
@@ -186,23 +191,26 @@ WMD_EXPORT(wmd_out_page_index) double wmd_out_page_index(std::uint32_t i, std::u
   return s ? static_cast<double>(s->page_index) : 0;
 }
 // The page's bytes (exactly one page).
-WMD_EXPORT(wmd_out_page_bytes) const std::uint8_t* wmd_out_page_bytes(std::uint32_t i, std::uint32_t page) {
+WMD_EXPORT(wmd_out_page_bytes)
+const std::uint8_t* wmd_out_page_bytes(std::uint32_t i, std::uint32_t page) {
   const auto* s = out_page(i, page);
   return s ? s->bytes.data() : nullptr;
 }
-WMD_EXPORT(wmd_out_version_count) std::uint32_t wmd_out_version_count(std::uint32_t i, std::uint32_t page) {
+WMD_EXPORT(wmd_out_version_count)
+std::uint32_t wmd_out_version_count(std::uint32_t i, std::uint32_t page) {
   const auto* s = out_page(i, page);
   return s ? static_cast<std::uint32_t>(s->versions.size()) : 0;
 }
 // which: 0 start, 1 end, 2 lamport.
-WMD_EXPORT(wmd_out_version) double wmd_out_version(std::uint32_t i, std::uint32_t page, std::uint32_t run,
-                                                   std::uint32_t which) {
+WMD_EXPORT(wmd_out_version)
+double wmd_out_version(std::uint32_t i, std::uint32_t page, std::uint32_t run,
+                       std::uint32_t which) {
   const auto* v = out_version(i, page, run);
   if (v == nullptr) return 0;
   return which == 0 ? v->start : which == 1 ? v->end : static_cast<double>(v->ts.lamport);
 }
-WMD_EXPORT(wmd_out_version_peer) const char* wmd_out_version_peer(std::uint32_t i, std::uint32_t page,
-                                                                 std::uint32_t run) {
+WMD_EXPORT(wmd_out_version_peer)
+const char* wmd_out_version_peer(std::uint32_t i, std::uint32_t page, std::uint32_t run) {
   const auto* v = out_version(i, page, run);
   return string_out(v ? &v->ts.peer : nullptr);
 }
@@ -211,7 +219,8 @@ WMD_EXPORT(wmd_out_version_peer) const char* wmd_out_version_peer(std::uint32_t 
 // Strings are passed as (offset, length) into the scratch area (wmd_scratch).
 
 WMD_EXPORT(wmd_in_patch)
-void wmd_in_patch(std::uint32_t origin_offset, std::uint32_t origin_length, double seq, double lamport) {
+void wmd_in_patch(std::uint32_t origin_offset, std::uint32_t origin_length, double seq,
+                  double lamport) {
   wmd::Patch patch;
   patch.origin = scratch_string(origin_offset, origin_length);
   patch.seq = static_cast<std::uint64_t>(seq);
@@ -231,7 +240,9 @@ WMD_EXPORT(wmd_in_patch_bytes) std::uint8_t* wmd_in_patch_bytes() {
   return p->bytes.data();
 }
 
-WMD_EXPORT(wmd_in_page_states) void wmd_in_page_states() { host().inbox = proto::PageStates{}; }
+WMD_EXPORT(wmd_in_page_states) void wmd_in_page_states() {
+  host().inbox = proto::PageStates{};
+}
 // Adds a page of `page_bytes` zero bytes; JavaScript writes its bytes at the address.
 WMD_EXPORT(wmd_in_page) std::uint8_t* wmd_in_page(double page_index, std::uint32_t page_bytes) {
   auto* s = in<proto::PageStates>();
@@ -244,17 +255,20 @@ WMD_EXPORT(wmd_in_page) std::uint8_t* wmd_in_page(double page_index, std::uint32
 }
 // A version run of the last page added.
 WMD_EXPORT(wmd_in_version)
-void wmd_in_version(std::uint32_t start, std::uint32_t end, double lamport, std::uint32_t peer_offset,
-                    std::uint32_t peer_length) {
+void wmd_in_version(std::uint32_t start, std::uint32_t end, double lamport,
+                    std::uint32_t peer_offset, std::uint32_t peer_length) {
   auto* s = in<proto::PageStates>();
   if (s == nullptr || s->pages.empty()) return;
   s->pages.back().versions.push_back(
-      {start, end, {static_cast<std::uint64_t>(lamport), scratch_string(peer_offset, peer_length)}});
+      {start,
+       end,
+       {static_cast<std::uint64_t>(lamport), scratch_string(peer_offset, peer_length)}});
 }
 
 WMD_EXPORT(wmd_in_hello)
-void wmd_in_hello(std::uint32_t cluster_offset, std::uint32_t cluster_length, std::uint32_t peer_offset,
-                  std::uint32_t peer_length, std::uint32_t page_size, double size, double lamport) {
+void wmd_in_hello(std::uint32_t cluster_offset, std::uint32_t cluster_length,
+                  std::uint32_t peer_offset, std::uint32_t peer_length, std::uint32_t page_size,
+                  double size, double lamport) {
   proto::Hello hello;
   hello.cluster = scratch_string(cluster_offset, cluster_length);
   hello.peer_id = scratch_string(peer_offset, peer_length);
@@ -263,17 +277,20 @@ void wmd_in_hello(std::uint32_t cluster_offset, std::uint32_t cluster_length, st
   hello.lamport = static_cast<std::uint64_t>(lamport);
   host().inbox = std::move(hello);
 }
-WMD_EXPORT(wmd_in_clock) void wmd_in_clock(std::uint32_t peer_offset, std::uint32_t peer_length, double seq) {
+WMD_EXPORT(wmd_in_clock)
+void wmd_in_clock(std::uint32_t peer_offset, std::uint32_t peer_length, double seq) {
   if (auto* h = in<proto::Hello>()) {
     h->clock[scratch_string(peer_offset, peer_length)] = static_cast<std::uint64_t>(seq);
   }
 }
 
 WMD_EXPORT(wmd_in_digests) void wmd_in_digests(double size, int last, int reply_requested) {
-  host().inbox = proto::Digests{static_cast<std::uint64_t>(size), last != 0, reply_requested != 0, {}};
+  host().inbox =
+      proto::Digests{static_cast<std::uint64_t>(size), last != 0, reply_requested != 0, {}};
 }
 WMD_EXPORT(wmd_in_digest) void wmd_in_digest(double page, std::uint64_t digest) {
-  if (auto* d = in<proto::Digests>()) d->digests.push_back({static_cast<std::uint64_t>(page), digest});
+  if (auto* d = in<proto::Digests>())
+    d->digests.push_back({static_cast<std::uint64_t>(page), digest});
 }
 
 WMD_EXPORT(wmd_in_growth) void wmd_in_growth(double size) {
@@ -287,7 +304,8 @@ WMD_EXPORT(wmd_in_heartbeat) void wmd_in_heartbeat(std::uint64_t token, int repl
 }
 WMD_EXPORT(wmd_in_error)
 void wmd_in_error(std::uint32_t code, std::uint32_t text_offset, std::uint32_t text_length) {
-  host().inbox = proto::Error{static_cast<std::uint16_t>(code), scratch_string(text_offset, text_length)};
+  host().inbox =
+      proto::Error{static_cast<std::uint16_t>(code), scratch_string(text_offset, text_length)};
 }
 
 // Moves outbox[index] into the inbox (a decoded frame, to apply or merge).
@@ -312,11 +330,14 @@ WMD_EXPORT(wmd_encode) std::uint32_t wmd_encode(std::uint32_t index) {
   }
   return static_cast<std::uint32_t>(h.encoded.size());
 }
-WMD_EXPORT(wmd_encoded) const std::uint8_t* wmd_encoded() { return host().encoded.data(); }
+WMD_EXPORT(wmd_encoded) const std::uint8_t* wmd_encoded() {
+  return host().encoded.data();
+}
 
 // Decodes the whole frame at scratch[0, length) under the given limits into the outbox (appended).
 WMD_EXPORT(wmd_decode)
-int wmd_decode(std::uint32_t length, std::uint32_t page_size, double max_size, std::uint32_t max_frame) {
+int wmd_decode(std::uint32_t length, std::uint32_t page_size, double max_size,
+               std::uint32_t max_frame) {
   auto& h = host();
   if (length > h.scratch.size() || length < proto::kFrameHeaderBytes) {
     return static_cast<int>(wmd::errc::truncated);
@@ -325,17 +346,20 @@ int wmd_decode(std::uint32_t length, std::uint32_t page_size, double max_size, s
   limits.max_frame_bytes = max_frame;
   limits.page_size_bytes = page_size;
   limits.max_size_bytes = static_cast<std::uint64_t>(max_size);
-  auto header = proto::decode_header(
-      std::span<const std::uint8_t, proto::kFrameHeaderBytes>(h.scratch.data(), proto::kFrameHeaderBytes),
-      limits);
+  auto header = proto::decode_header(std::span<const std::uint8_t, proto::kFrameHeaderBytes>(
+                                         h.scratch.data(), proto::kFrameHeaderBytes),
+                                     limits);
   if (!header) return wmd::web::to_code(header.error());
   if (header->body_bytes != length - proto::kFrameHeaderBytes) {
-    return static_cast<int>(header->body_bytes > length - proto::kFrameHeaderBytes ? wmd::errc::truncated
-                                                                                   : wmd::errc::malformed);
+    return static_cast<int>(header->body_bytes > length - proto::kFrameHeaderBytes
+                                ? wmd::errc::truncated
+                                : wmd::errc::malformed);
   }
-  auto message = proto::decode_body(
-      header->type, std::span<const std::uint8_t>(h.scratch.data() + proto::kFrameHeaderBytes, header->body_bytes),
-      limits);
+  auto message =
+      proto::decode_body(header->type,
+                         std::span<const std::uint8_t>(h.scratch.data() + proto::kFrameHeaderBytes,
+                                                       header->body_bytes),
+                         limits);
   if (!message) return wmd::web::to_code(message.error());
   h.outbox.push_back(std::move(message).value());
   return 0;
