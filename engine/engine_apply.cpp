@@ -133,9 +133,33 @@ Result<ApplyStats> Engine::Impl::apply(const Patch& patch) {
     if (Status s = grow_to(needed_size); !s) return s.error();
     stats.grew = true;
   }
+  split_into_pages(patch);
+  stats.pages_touched = apply_pages_.size();
 
-  // Split the runs into page-local ranges (arenas reused across calls: no allocation in the
-  // steady state).
+  // Decide every page before touching any, so that pool exhaustion changes nothing.
+  const Stamp ts{patch.lamport, origin};
+  decide_apply_pages(ts);
+  stats.pages_absorbed = absorb_before_apply(ts);
+  if (apply_blocks_needed() > pool_->available()) return errc::pool_exhausted;
+  // Last check: a new origin takes its slot now, and gets the very ref the pages were decided
+  // with (the table appends), so the renumbering is the identity. Nothing written if it fails.
+  if (Status s = intern_pending_peers(apply_lists_); !s) return s.error();
+
+  // Seen before any byte carries it, so a kill mid-way never lets a later local round reuse it.
+  note_lamport(patch.lamport);
+  stats.bytes_written = write_apply_pages(patch);
+
+  // A new origin whose patch stored nothing has no slot: its sequence number goes unrecorded.
+  if (origin < peers_->ref_count()) peers_->note_seq(origin, patch.seq);
+  if (origin == own_ref_ && patch.seq > header_->local_seq) {
+    // Our own earlier patch came back (state lost and rebuilt): never reissue its seq.
+    engine_detail::store_release(header_->local_seq, patch.seq);
+  }
+  return stats;
+}
+
+void Engine::Impl::split_into_pages(const Patch& patch) {
+  // Arenas reused across calls: no allocation in the steady state.
   apply_pages_.clear();
   apply_ranges_.clear();
   std::uint64_t payload_pos = 0;
@@ -157,18 +181,19 @@ Result<ApplyStats> Engine::Impl::apply(const Patch& patch) {
       remaining -= length;
     }
   }
-  stats.pages_touched = apply_pages_.size();
+}
 
-  // Decide every page before touching any, so that pool exhaustion changes nothing.
-  const Stamp ts{patch.lamport, origin};
+void Engine::Impl::decide_apply_pages(Stamp ts) {
   apply_lists_.clear();
   apply_written_.clear();
   for (ApplyPage& w : apply_pages_) decide_apply_page(w, ts);
+}
 
-  // Absorb first: remote bytes must never overwrite a local write nobody has seen yet. A page
-  // the patch rewrites entirely, with a timestamp above any a local round could take now,
-  // needs no check: a pending local write would lose every byte to it on every replica, so
-  // the outcome is the same without reading the page (the bulk-sync case).
+std::uint64_t Engine::Impl::absorb_before_apply(Stamp ts) {
+  // Remote bytes must never overwrite a local write nobody has seen yet. A page the patch
+  // rewrites entirely, with a timestamp above any a local round could take now, needs no
+  // check: a pending local write would lose every byte to it on every replica, so the outcome
+  // is the same without reading the page (the bulk-sync case).
   const Stamp local_ts{header_->lamport + 1, own_ref_};
   const bool patch_beats_local = order().less(local_ts, ts);
   std::vector<std::uint64_t> candidates;
@@ -179,16 +204,16 @@ Result<ApplyStats> Engine::Impl::apply(const Patch& patch) {
       candidates.push_back(w.page);
     }
   }
-  if (!candidates.empty()) {
-    stats.pages_absorbed = absorb_before_write(candidates, PageCheck::known_changed);
-    // The absorbed round changed versions: decide every page again into emptied arenas, so
-    // that they hold only the lists that will be stored (interning reads all of them: a stale
-    // list could take a slot for an origin whose every byte lost to the absorbed write).
-    apply_lists_.clear();
-    apply_written_.clear();
-    for (ApplyPage& w : apply_pages_) decide_apply_page(w, ts);
-  }
+  if (candidates.empty()) return 0;
+  const std::uint64_t absorbed = absorb_before_write(candidates, PageCheck::known_changed);
+  // The absorbed round changed versions: decide every page again into emptied arenas, so that
+  // they hold only the lists that will be stored (interning reads all of them: a stale list
+  // could take a slot for an origin whose every byte lost to the absorbed write).
+  decide_apply_pages(ts);
+  return absorbed;
+}
 
+std::uint64_t Engine::Impl::apply_blocks_needed() const {
   std::uint64_t blocks_needed = 0;
   for (const ApplyPage& w : apply_pages_) {
     if (w.written_count == 0) continue;
@@ -196,13 +221,11 @@ Result<ApplyStats> Engine::Impl::apply(const Patch& patch) {
                          ? 0
                          : VersionPool::blocks_for(w.list_count);
   }
-  if (blocks_needed > pool_->available()) return errc::pool_exhausted;
-  // Last check: a new origin takes its slot now, and gets the very ref the pages were decided
-  // with (the table appends), so the renumbering is the identity. Nothing written if it fails.
-  if (Status s = intern_pending_peers(apply_lists_); !s) return s.error();
+  return blocks_needed;
+}
 
-  // Seen before any byte carries it, so a kill mid-way never lets a later local round reuse it.
-  note_lamport(patch.lamport);
+std::uint64_t Engine::Impl::write_apply_pages(const Patch& patch) {
+  std::uint64_t bytes_written = 0;
   for (const ApplyPage& w : apply_pages_) {
     if (w.written_count == 0) continue;
     std::uint8_t* memory = memory_page(w.page);
@@ -220,7 +243,7 @@ Result<ApplyStats> Engine::Impl::apply(const Patch& patch) {
       const std::uint8_t* from = patch.bytes.data() + first.payload_offset;
       const std::uint64_t hash =
           engine_detail::copy_to_both_hashed(memory, shadow, from, page_size_);
-      stats.bytes_written += page_size_;
+      bytes_written += page_size_;
       publish_head(w.page, pool_->store(new_list_));
       set_record(w.page, hash, new_list_);
     } else {
@@ -229,7 +252,7 @@ Result<ApplyStats> Engine::Impl::apply(const Patch& patch) {
         const std::uint8_t* from = patch.bytes.data() + r.payload_offset;
         std::memcpy(memory + r.start, from, r.end - r.start);
         std::memcpy(shadow + r.start, from, r.end - r.start);
-        stats.bytes_written += r.end - r.start;
+        bytes_written += r.end - r.start;
       }
       publish_head(w.page, pool_->store(new_list_));
       refresh_record(w.page, new_list_);
@@ -237,15 +260,8 @@ Result<ApplyStats> Engine::Impl::apply(const Patch& patch) {
     end_update(w.page);
     pool_->release(old_head);
   }
-
   engine_detail::copy_fence();  // streamed stores visible before we return to the caller
-  // A new origin whose patch stored nothing has no slot: its sequence number goes unrecorded.
-  if (origin < peers_->ref_count()) peers_->note_seq(origin, patch.seq);
-  if (origin == own_ref_ && patch.seq > header_->local_seq) {
-    // Our own earlier patch came back (state lost and rebuilt): never reissue its seq.
-    engine_detail::store_release(header_->local_seq, patch.seq);
-  }
-  return stats;
+  return bytes_written;
 }
 
 Result<MergeStats> Engine::Impl::merge_page(const PageState& state) {

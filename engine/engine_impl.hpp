@@ -152,8 +152,16 @@ class Engine::Impl {
     std::uint32_t list_first = 0, list_count = 0;
     std::uint32_t written_first = 0, written_count = 0;
   };
-  // Decides one page of a patch: its new list and the ranges to write, into the arenas.
+  // apply()'s steps, over the arenas below. split_into_pages: the patch's runs as page-local
+  // ranges. decide_apply_page(s): each page's new list and the ranges to write, into emptied
+  // arenas. absorb_before_apply: the touched pages' pending local changes, then decides again;
+  // returns the pages absorbed. write_apply_pages: bytes, then versions; returns bytes written.
+  void split_into_pages(const Patch& patch);
   void decide_apply_page(ApplyPage& work, engine_detail::Stamp ts);
+  void decide_apply_pages(engine_detail::Stamp ts);
+  std::uint64_t absorb_before_apply(engine_detail::Stamp ts);
+  std::uint64_t apply_blocks_needed() const;  // new version pool blocks the writes take
+  std::uint64_t write_apply_pages(const Patch& patch);
   std::vector<ApplyPage> apply_pages_;
   std::vector<engine_detail::PageRange> apply_ranges_;
   engine_detail::VersionList apply_lists_;

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 namespace wmd::core {
 namespace {
@@ -105,18 +106,49 @@ class CreationGuard {
  public:
   ~CreationGuard() {
     if (committed_) return;
-    if (!ctl_name_.empty()) ::shm_unlink(ctl_name_.c_str());
-    if (!data_name_.empty()) ::shm_unlink(data_name_.c_str());
+    for (const std::string& name : created_) ::shm_unlink(name.c_str());
   }
-  void created_ctl(std::string name) { ctl_name_ = std::move(name); }
-  void created_data(std::string name) { data_name_ = std::move(name); }
+  void created(std::string name) { created_.push_back(std::move(name)); }
   void commit() { committed_ = true; }
 
  private:
-  std::string ctl_name_;
-  std::string data_name_;
+  std::vector<std::string> created_;
   bool committed_ = false;
 };
+
+// One shared-memory object of the segment, opened.
+struct OpenedObject {
+  UniqueFd fd;
+  bool created = false;  // by this call: exclusively, with exactly params.mode
+};
+
+// Creates `name` exclusively (params.create) or attaches to the existing object; an attached
+// object must pass check_ownership(). A created one is registered with the guard first.
+Error open_object(const std::string& name, const OpenParams& params, CreationGuard& guard,
+                  OpenedObject* out) {
+  const std::string path = shm_path(name);
+  int fd = -1;
+  if (params.create) {
+    fd = ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, params.mode);
+    if (fd >= 0) {
+      out->created = true;
+      guard.created(name);
+    } else if (errno != EEXIST) {
+      return sys_error("shm_open", path, errno);
+    }
+  }
+  if (fd < 0) {
+    fd = ::shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0) return sys_error("shm_open", path, errno);
+  }
+  out->fd = UniqueFd(fd);
+  if (out->created) {
+    // The umask may have narrowed the mode; fchmod sets exactly what was asked.
+    if (::fchmod(fd, params.mode) != 0) return sys_error("fchmod", path, errno);
+    return {};
+  }
+  return check_ownership(fd, path, params);
+}
 
 // Waits (bounded) until an existing control object has a non-zero magic, then checks its
 // header. Reads only; never modifies the object.
@@ -159,11 +191,9 @@ Error wait_for_header(int fd, const std::string& path, int timeout_ms) {
   }
 }
 
-}  // namespace
-
-Error MappedSegment::open(const OpenParams& params, std::unique_ptr<MappedSegment>* out) {
+// The name and the page sizes asked for, before anything is opened.
+Error validate_params(const OpenParams& params, long system_page) {
   if (Error e = validate_name(params.name)) return e;
-  const long system_page = ::sysconf(_SC_PAGESIZE);
   for (const std::uint32_t page : {params.page_size_bytes, params.default_page_size_bytes}) {
     if (page != 0 && (!is_power_of_two(page) || page < system_page || page > kMaxPageSizeBytes)) {
       return make_error(
@@ -171,46 +201,20 @@ Error MappedSegment::open(const OpenParams& params, std::unique_ptr<MappedSegmen
           format("page size %u must be a power of two from %ld to 1 GiB", page, system_page));
     }
   }
+  return {};
+}
 
-  std::unique_ptr<MappedSegment> segment(new MappedSegment());
-  segment->name_ = params.name;
-  const std::string ctl_name = params.name + WMD_CTL_SUFFIX;
-  const std::string ctl_path = shm_path(ctl_name);
-  const std::string data_path = shm_path(params.name);
-  CreationGuard guard;
+// The segment's sizes: its own (attach) or the caller's (create).
+struct Geometry {
+  std::uint32_t page_size_bytes = 0;
+  std::uint64_t max_size_bytes = 0;
+  std::uint64_t existing_size_bytes = 0;  // the control size when attaching
+  std::uint64_t wanted_size_bytes = 0;    // params.size_bytes rounded up to the page size
+};
 
-  // 1. The control object: create it exclusively, or attach to the existing one.
-  bool created_ctl = false;
-  int fd = -1;
-  if (params.create) {
-    fd = ::shm_open(ctl_name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, params.mode);
-    if (fd >= 0) {
-      created_ctl = true;
-      guard.created_ctl(ctl_name);
-    } else if (errno != EEXIST) {
-      return sys_error("shm_open", ctl_path, errno);
-    }
-  }
-  if (fd < 0) {
-    fd = ::shm_open(ctl_name.c_str(), O_RDWR | O_CLOEXEC, 0);
-    if (fd < 0) return sys_error("shm_open", ctl_path, errno);
-  }
-  segment->ctl_fd_ = UniqueFd(fd);
-
-  if (created_ctl) {
-    // The umask may have narrowed the mode; fchmod sets exactly what was asked.
-    if (::fchmod(fd, params.mode) != 0) return sys_error("fchmod", ctl_path, errno);
-    if (::ftruncate(fd, sizeof(wmd_ctl)) != 0) return sys_error("ftruncate", ctl_path, errno);
-  } else {
-    if (Error e = check_ownership(fd, ctl_path, params)) return e;
-    if (Error e = wait_for_header(fd, ctl_path, params.attach_timeout_ms)) return e;
-  }
-  void* ctl_memory = ::mmap(nullptr, sizeof(wmd_ctl), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (ctl_memory == MAP_FAILED) return sys_error("mmap", ctl_path, errno);
-  segment->ctl_ = static_cast<wmd_ctl*>(ctl_memory);
-  wmd_ctl* ctl = segment->ctl_;
-
-  // 2. Sizes: the segment's own (attach) or the caller's (create).
+Error decide_geometry(const OpenParams& params, wmd_ctl& ctl, bool created_ctl, long system_page,
+                      Geometry* out) {
+  const std::string ctl_path = shm_path(params.name + WMD_CTL_SUFFIX);
   std::uint32_t page = params.page_size_bytes;
   std::uint64_t max = params.max_size_bytes;
   std::uint64_t existing_size = 0;
@@ -223,8 +227,8 @@ Error MappedSegment::open(const OpenParams& params, std::unique_ptr<MappedSegmen
                         "creating " + params.name + " needs a page size and a maximum size");
     }
   } else {
-    (void)shared(ctl->magic).load(std::memory_order_acquire);  // pairs with the creator
-    const std::uint32_t stored_page = shared(ctl->page_size_bytes).load();
+    (void)shared(ctl.magic).load(std::memory_order_acquire);  // pairs with the creator
+    const std::uint32_t stored_page = shared(ctl.page_size_bytes).load();
     if (page != 0 && stored_page != page) {
       return make_error(Code::page_size_mismatch,
                         format("%s has page size %u, not %u", ctl_path.c_str(), stored_page, page));
@@ -234,8 +238,8 @@ Error MappedSegment::open(const OpenParams& params, std::unique_ptr<MappedSegmen
       return make_error(Code::bad_magic,
                         format("%s records an invalid page size %u", ctl_path.c_str(), page));
     }
-    if (max == 0) max = shared(ctl->max_size_bytes).load();
-    existing_size = shared(ctl->size_bytes).load();
+    if (max == 0) max = shared(ctl.max_size_bytes).load();
+    existing_size = shared(ctl.size_bytes).load();
   }
   if (max == 0 || max % page != 0) {
     return make_error(Code::invalid_argument,
@@ -250,72 +254,100 @@ Error MappedSegment::open(const OpenParams& params, std::unique_ptr<MappedSegmen
                              ") is beyond the maximum size %" PRIu64,
                              params.name.c_str(), params.size_bytes, existing_size, max));
   }
-  segment->page_size_bytes_ = page;
-  segment->max_size_bytes_ = max;
-  if (params.reserve_bytes != 0) {
-    segment->reserve_bytes_ = std::max(params.reserve_bytes, max);
-  } else {
-    const std::uint64_t floor = std::max(max, params.guard_floor_bytes);
-    if (params.guard_bytes > UINT64_MAX / 2 || floor > UINT64_MAX / 2) {
-      return make_error(Code::invalid_argument, "guard region too large");
-    }
-    segment->reserve_bytes_ = floor + params.guard_bytes;
-  }
-  if (segment->reserve_bytes_ % system_page != 0) {
-    segment->reserve_bytes_ += system_page - segment->reserve_bytes_ % system_page;
-  }
+  *out = Geometry{page, max, existing_size, wanted};
+  return {};
+}
 
-  // 3. Reserve the address range before changing anything, so a full address space fails early.
-  void* reservation = ::mmap(nullptr, segment->reserve_bytes_, PROT_NONE,
-                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (reservation == MAP_FAILED) return sys_error("mmap(reserve)", data_path, errno);
-  segment->base_ = static_cast<std::uint8_t*>(reservation);
+}  // namespace
 
-  // 4. The data object.
-  bool created_data = false;
-  fd = -1;
-  if (params.create) {
-    fd = ::shm_open(params.name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, params.mode);
-    if (fd >= 0) {
-      created_data = true;
-      guard.created_data(params.name);
-    } else if (errno != EEXIST) {
-      return sys_error("shm_open", data_path, errno);
-    }
-  }
-  if (fd < 0) {
-    fd = ::shm_open(params.name.c_str(), O_RDWR | O_CLOEXEC, 0);
-    if (fd < 0) return sys_error("shm_open", data_path, errno);
-  }
-  segment->data_fd_ = UniqueFd(fd);
-  if (created_data) {
-    if (::fchmod(fd, params.mode) != 0) return sys_error("fchmod", data_path, errno);
-  } else if (Error e = check_ownership(fd, data_path, params)) {
+Error MappedSegment::open(const OpenParams& params, std::unique_ptr<MappedSegment>* out) {
+  const long system_page = ::sysconf(_SC_PAGESIZE);
+  if (Error e = validate_params(params, system_page)) return e;
+  std::unique_ptr<MappedSegment> segment(new MappedSegment());
+  segment->name_ = params.name;
+  CreationGuard guard;
+
+  // 1. The control object: create it exclusively, or attach to the existing one.
+  OpenedObject ctl;
+  if (Error e = open_object(params.name + WMD_CTL_SUFFIX, params, guard, &ctl)) return e;
+  segment->ctl_fd_ = std::move(ctl.fd);
+  if (Error e = segment->map_control(ctl.created, params.attach_timeout_ms)) return e;
+
+  // 2. Sizes: the segment's own (attach) or the caller's (create).
+  Geometry geometry;
+  if (Error e = decide_geometry(params, *segment->ctl_, ctl.created, system_page, &geometry)) {
     return e;
   }
+  segment->page_size_bytes_ = geometry.page_size_bytes;
+  segment->max_size_bytes_ = geometry.max_size_bytes;
+
+  // 3. Reserve the address range before changing anything, so a full address space fails early.
+  if (Error e = segment->reserve_address_range(params, system_page)) return e;
+
+  // 4. The data object.
+  OpenedObject data;
+  if (Error e = open_object(params.name, params, guard, &data)) return e;
+  segment->data_fd_ = std::move(data.fd);
 
   // 5. Size the data object and publish (creator) or raise (attacher) the control size.
-  const std::uint64_t target = wanted > existing_size ? wanted : existing_size;
-  {
-    DataLock lock(fd, data_path);
-    if (lock.error()) return lock.error();
-    if (Error e = segment->ensure_data_size(target)) return e;
-    if (created_ctl) {
-      shared(ctl->layout_version).store(WMD_LAYOUT_VERSION, std::memory_order_relaxed);
-      shared(ctl->page_size_bytes).store(page, std::memory_order_relaxed);
-      shared(ctl->size_bytes).store(target, std::memory_order_relaxed);
-      shared(ctl->max_size_bytes).store(max, std::memory_order_relaxed);
-      shared(ctl->ctl_size_bytes).store(sizeof(wmd_ctl), std::memory_order_relaxed);
-      shared(ctl->magic).store(WMD_CTL_MAGIC, std::memory_order_release);  // last
-    }
-  }
+  const std::uint64_t target = std::max(geometry.wanted_size_bytes, geometry.existing_size_bytes);
+  if (Error e = segment->size_data_object(target, /*publish_geometry=*/ctl.created)) return e;
   guard.commit();
-  segment->created_ = created_ctl;
-  if (!created_ctl) {
+  segment->created_ = ctl.created;
+  if (!ctl.created) {
     if (Error e = segment->grow(target)) return e;
   }
   if (Error e = segment->map_to(segment->control_size_bytes())) return e;
   *out = std::move(segment);
+  return {};
+}
+
+Error MappedSegment::map_control(bool created, int attach_timeout_ms) {
+  const std::string path = shm_path(name_ + WMD_CTL_SUFFIX);
+  const int fd = ctl_fd_.get();
+  if (created) {
+    if (::ftruncate(fd, sizeof(wmd_ctl)) != 0) return sys_error("ftruncate", path, errno);
+  } else if (Error e = wait_for_header(fd, path, attach_timeout_ms)) {
+    return e;
+  }
+  void* memory = ::mmap(nullptr, sizeof(wmd_ctl), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (memory == MAP_FAILED) return sys_error("mmap", path, errno);
+  ctl_ = static_cast<wmd_ctl*>(memory);
+  return {};
+}
+
+Error MappedSegment::reserve_address_range(const OpenParams& params, long system_page) {
+  if (params.reserve_bytes != 0) {
+    reserve_bytes_ = std::max(params.reserve_bytes, max_size_bytes_);
+  } else {
+    const std::uint64_t floor = std::max(max_size_bytes_, params.guard_floor_bytes);
+    if (params.guard_bytes > UINT64_MAX / 2 || floor > UINT64_MAX / 2) {
+      return make_error(Code::invalid_argument, "guard region too large");
+    }
+    reserve_bytes_ = floor + params.guard_bytes;
+  }
+  if (reserve_bytes_ % system_page != 0) {
+    reserve_bytes_ += system_page - reserve_bytes_ % system_page;
+  }
+  void* reservation = ::mmap(nullptr, reserve_bytes_, PROT_NONE,
+                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (reservation == MAP_FAILED) return sys_error("mmap(reserve)", shm_path(name_), errno);
+  base_ = static_cast<std::uint8_t*>(reservation);
+  return {};
+}
+
+Error MappedSegment::size_data_object(std::uint64_t size_bytes, bool publish_geometry) {
+  DataLock lock(data_fd_.get(), shm_path(name_));
+  if (lock.error()) return lock.error();
+  if (Error e = ensure_data_size(size_bytes)) return e;
+  if (publish_geometry) {
+    shared(ctl_->layout_version).store(WMD_LAYOUT_VERSION, std::memory_order_relaxed);
+    shared(ctl_->page_size_bytes).store(page_size_bytes_, std::memory_order_relaxed);
+    shared(ctl_->size_bytes).store(size_bytes, std::memory_order_relaxed);
+    shared(ctl_->max_size_bytes).store(max_size_bytes_, std::memory_order_relaxed);
+    shared(ctl_->ctl_size_bytes).store(sizeof(wmd_ctl), std::memory_order_relaxed);
+    shared(ctl_->magic).store(WMD_CTL_MAGIC, std::memory_order_release);  // last
+  }
   return {};
 }
 

@@ -80,6 +80,13 @@ class MappedSegment {
 
  private:
   MappedSegment() = default;
+  // open()'s steps. map_control: sizes a created control object, or waits for an attached
+  // one's header, and maps it (REQUIRES: ctl_fd_ open).
+  Error map_control(bool created, int attach_timeout_ms);
+  Error reserve_address_range(const OpenParams& params, long system_page);  // REQUIRES: max set
+  // Under the data lock: ensure_data_size(size_bytes), then (the creator) the control object's
+  // geometry, magic last.
+  Error size_data_object(std::uint64_t size_bytes, bool publish_geometry);
   Error map_to(std::uint64_t size_bytes);
   Error ensure_data_size(std::uint64_t size_bytes);  // REQUIRES: data lock held
 

@@ -5,7 +5,6 @@
 #include <boost/asio/post.hpp>
 #include <future>
 
-#include "daemon/tracker/kernel/tracked_scan.hpp"
 #include "proto/codec.hpp"
 
 namespace wmd::daemon {
@@ -50,13 +49,14 @@ Replicator::Replicator(Engine& engine, asio::io_context& net_io, ReplicatorConfi
       net_io_(net_io),
       config_(config),
       hooks_(std::move(hooks)),
-      tracker_(config.parallel_scan_threshold_bytes),
+      hash_detector_(config.parallel_scan_threshold_bytes),
       work_(engine_io_.get_executor()),
       scan_timer_(engine_io_),
       status_timer_(engine_io_),
       digest_timer_(engine_io_) {
   if (config_.kernel_tracking && hooks_.writers) {
     kernel_.emplace(kernel::KernelTrackerConfig{engine_.page_size(), config_.audit_interval, true});
+    kernel_detector_.emplace(*kernel_, hash_detector_, hooks_.writers);
   }
   engine_.on_diff([this](const Patch& patch) { broadcast(patch, proto::MessageType::patch); });
   engine_.on_growth([this](std::uint64_t size_bytes) {
@@ -204,11 +204,11 @@ void Replicator::scan_now(const char* why, bool full_hash) {
   }
   ScanStats stats;
   const auto started = Clock::now();
-  if (kernel_ && !full_hash) {
-    tracked_scan_now(stats);
-  } else {
-    tracker_.scan(engine_, &stats);
-  }
+  const bool kernel_round = kernel_detector_ && !full_hash;
+  tracker::ChangeDetector& detector =
+      kernel_round ? static_cast<tracker::ChangeDetector&>(*kernel_detector_) : hash_detector_;
+  tracker::scan_round(engine_, detector, started, &stats);
+  if (kernel_round) log_kernel_round(stats);
   last_scan_end_ = Clock::now();
   last_scan_duration_ = last_scan_end_ - started;
   counters_.scan_time_us += static_cast<std::uint64_t>(
@@ -223,10 +223,8 @@ void Replicator::scan_now(const char* why, bool full_hash) {
   publish_hello_if_changed();
 }
 
-void Replicator::tracked_scan_now(ScanStats& stats) {
-  const auto report = kernel::tracked_scan(engine_, *kernel_, tracker_, hooks_.writers(),
-                                           Clock::now(), config_.parallel_scan_threshold_bytes);
-  stats = report.stats;
+void Replicator::log_kernel_round(const ScanStats& stats) {
+  const auto& report = kernel_detector_->last_round();
   for (const auto& event : report.events) {
     if (event.kind == kernel::WriterEventKind::hash_fallback) {
       spdlog::warn("tracking: {}", kernel::describe(event));
@@ -240,9 +238,9 @@ void Replicator::tracked_scan_now(ScanStats& stats) {
         "writer that did not register with libwmd?); replicated now",
         report.audit_findings);
   }
-  if (report.kind != kernel::RoundKind::hash && report.stats.pages_checked > 0) {
+  if (report.kind != kernel::RoundKind::hash && stats.pages_checked > 0) {
     spdlog::trace("tracking: {} round checked {} pages", kernel::to_string(report.kind),
-                  report.stats.pages_checked);
+                  stats.pages_checked);
   }
 }
 

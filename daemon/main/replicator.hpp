@@ -21,14 +21,15 @@
 #include <thread>
 #include <vector>
 
-#include "engine/engine.hpp"
 #include "daemon/main/digest_round_limiter.hpp"
 #include "daemon/main/metrics.hpp"
 #include "daemon/net/catchup.hpp"
 #include "daemon/net/mesh.hpp"
 #include "daemon/segment/segment.hpp"
-#include "daemon/tracker/hash_tracker.hpp"
+#include "daemon/tracker/hash_change_detector.hpp"
+#include "daemon/tracker/kernel/kernel_change_detector.hpp"
 #include "daemon/tracker/kernel/kernel_tracker.hpp"
+#include "engine/engine.hpp"
 
 namespace wmd::daemon {
 
@@ -117,7 +118,7 @@ class Replicator {
   // full_hash: hash every page whatever the kernel says (shutdown: writers that never
   // registered may have written since the last audit).
   void scan_now(const char* why, bool full_hash = false);
-  void tracked_scan_now(ScanStats& stats);
+  void log_kernel_round(const ScanStats& stats);  // the kernel detector's round just scanned
   void schedule_scan();
   bool catchup_active() const;
   void on_established(const net::SessionInfo& info, const proto::Hello& hello);
@@ -146,8 +147,9 @@ class Replicator {
   const ReplicatorConfig config_;
   const SegmentHooks hooks_;
   net::Mesh* mesh_ = nullptr;
-  tracker::HashTracker tracker_;
-  std::optional<kernel::KernelTracker> kernel_;  // set with config.kernel_tracking
+  tracker::HashChangeDetector hash_detector_;
+  std::optional<kernel::KernelTracker> kernel_;                  // set with config.kernel_tracking
+  std::optional<kernel::KernelChangeDetector> kernel_detector_;  // over kernel_
 
   boost::asio::io_context engine_io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;

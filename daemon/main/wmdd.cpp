@@ -18,7 +18,6 @@
 #include <thread>
 #include <vector>
 
-#include "engine/engine.hpp"
 #include "daemon/main/metrics.hpp"
 #include "daemon/main/options.hpp"
 #include "daemon/main/replicator.hpp"
@@ -29,6 +28,7 @@
 #include "daemon/segment/segment.hpp"
 #include "daemon/tracker/kernel/kernel_probe.hpp"
 #include "daemon/tracker/kernel/tracking_mode.hpp"
+#include "engine/engine.hpp"
 
 namespace {
 
@@ -104,190 +104,255 @@ class FlushDoorbell {
   std::thread thread_;
 };
 
-int run(const Options& options) {
-  // --- transport security: first, so that a bad file leaves no segment behind -----------
-  std::shared_ptr<asio::ssl::context> tls;
-  if (!options.tls_cert.empty()) {
-    std::string why;
-    auto context =
-        wmd::net::make_tls_context({options.tls_cert, options.tls_key, options.tls_ca}, &why);
-    if (!context.ok()) {
-      spdlog::error("cannot set up TLS: {}", why);
-      return kExitConfig;
-    }
-    tls = std::move(context).value();
-    spdlog::info("mutual TLS on every peer connection (CA {}); plaintext peers are refused",
-                 options.tls_ca);
-  } else if (!is_loopback(options.listen.host)) {
-    spdlog::warn(
-        "listening on {} WITHOUT TLS: anyone who can reach this port can read and change the "
-        "segment; give --tls-cert, --tls-key and --tls-ca (see scripts/make-test-certs), or "
-        "listen on 127.0.0.1",
-        options.listen.to_string());
-  }
+// A start-up step failed and said why in the log; main exits with exit_code.
+struct StartupFailure {
+  int exit_code = 1;
+};
 
-  // --- change detection: before the segment, so that a refusal leaves nothing behind -------
-  const auto audit_interval = std::chrono::milliseconds(options.audit_interval_ms);
+// Transport security: first, so that a bad file leaves no segment behind. Null: plaintext.
+std::shared_ptr<asio::ssl::context> make_tls(const Options& options) {
+  if (options.tls_cert.empty()) {
+    if (!is_loopback(options.listen.host)) {
+      spdlog::warn(
+          "listening on {} WITHOUT TLS: anyone who can reach this port can read and change the "
+          "segment; give --tls-cert, --tls-key and --tls-ca (see scripts/make-test-certs), or "
+          "listen on 127.0.0.1",
+          options.listen.to_string());
+    }
+    return nullptr;
+  }
+  std::string why;
+  auto context =
+      wmd::net::make_tls_context({options.tls_cert, options.tls_key, options.tls_ca}, &why);
+  if (!context.ok()) {
+    spdlog::error("cannot set up TLS: {}", why);
+    throw StartupFailure{kExitConfig};
+  }
+  spdlog::info("mutual TLS on every peer connection (CA {}); plaintext peers are refused",
+               options.tls_ca);
+  return std::move(context).value();
+}
+
+// Change detection: before the segment, so that a refusal leaves nothing behind.
+wmd::kernel::TrackingDecision decide_change_detection(const Options& options) {
   const auto tracking_mode = wmd::kernel::parse_tracking_mode(options.tracking);
   if (!tracking_mode) {  // parse_options validated it
     spdlog::error("--tracking: '{}' is not one of auto, hash, kernel", options.tracking);
-    return kExitConfig;
+    throw StartupFailure{kExitConfig};
   }
   wmd::kernel::KernelProbe probe;
   if (*tracking_mode != wmd::kernel::TrackingMode::hash) {
     probe = wmd::kernel::probe_kernel_tracking();
   }
-  const auto tracking = wmd::kernel::decide_tracking(*tracking_mode, probe, audit_interval);
+  auto tracking = wmd::kernel::decide_tracking(
+      *tracking_mode, probe, std::chrono::milliseconds(options.audit_interval_ms));
   if (tracking.refuse_start) {
     spdlog::error("{}", tracking.log_line);
-    return 1;
+    throw StartupFailure{};
   }
   spdlog::info("{}", tracking.log_line);
+  return tracking;
+}
 
-  // --- segment -------------------------------------------------------------------------
-  wmd::SegmentConfig segment_config;
-  segment_config.name = options.segment;
-  segment_config.size_bytes = options.size_bytes.value_or(0);
-  segment_config.max_size_bytes = options.max_size_bytes;
-  segment_config.page_size_bytes = options.page_size_bytes;
-  segment_config.mode = options.segment_mode;
-  segment_config.allow_foreign_writable = options.allow_foreign_writable;
-  auto segment_result = wmd::Segment::open(segment_config);
-  if (!segment_result.ok()) {
-    spdlog::error(
-        "cannot open segment {}: {}{}{}", options.segment, segment_result.error().message(),
-        wmd::Segment::last_error_text().empty() ? "" : ": ", wmd::Segment::last_error_text());
-    return 1;
+std::unique_ptr<wmd::Segment> open_segment(const Options& options) {
+  wmd::SegmentConfig config;
+  config.name = options.segment;
+  config.size_bytes = options.size_bytes.value_or(0);
+  config.max_size_bytes = options.max_size_bytes;
+  config.page_size_bytes = options.page_size_bytes;
+  config.mode = options.segment_mode;
+  config.allow_foreign_writable = options.allow_foreign_writable;
+  auto opened = wmd::Segment::open(config);
+  if (!opened.ok()) {
+    spdlog::error("cannot open segment {}: {}{}{}", options.segment, opened.error().message(),
+                  wmd::Segment::last_error_text().empty() ? "" : ": ",
+                  wmd::Segment::last_error_text());
+    throw StartupFailure{};
   }
-  auto segment = std::move(segment_result).value();
+  auto segment = std::move(opened).value();
   if (const auto other = segment->serving_daemon_pid(); other != 0 && other != getpid()) {
     spdlog::error("segment {} is already served by wmdd pid {}", options.segment, other);
-    return 1;
+    throw StartupFailure{};
   }
   if (segment->max_size_bytes() != options.max_size_bytes) {
     spdlog::warn("segment {} records a maximum size of {} bytes; --max-size {} is ignored",
                  options.segment, segment->max_size_bytes(), options.max_size_bytes);
   }
+  return segment;
+}
 
-  // --- engine and its persistent state ---------------------------------------------------
-  wmd::EngineConfig engine_config;
-  engine_config.page_size_bytes = segment->page_size_bytes();
-  engine_config.peer_id = options.id;
-  engine_config.max_size_bytes = segment->max_size_bytes();
-  engine_config.max_patch_bytes = std::min<std::uint32_t>(1u << 20, options.max_frame_bytes / 8);
+// The engine over the segment, and its persistent state (which must outlive it).
+struct Replication {
+  std::unique_ptr<wmd::StateStore> state;
+  std::unique_ptr<wmd::Engine> engine;
+};
+
+Replication open_engine(const Options& options, wmd::Segment& segment) {
+  wmd::EngineConfig config;
+  config.page_size_bytes = segment.page_size_bytes();
+  config.peer_id = options.id;
+  config.max_size_bytes = segment.max_size_bytes();
+  config.max_patch_bytes = std::min<std::uint32_t>(1u << 20, options.max_frame_bytes / 8);
   // Version runs live in a pool of the sparse state object. Small segments get a floor of
   // 16384 blocks (4 MiB): a page written byte-interleaved by two hosts alone needs ~550.
-  engine_config.version_pool_blocks = static_cast<std::uint32_t>(
-      std::max<std::uint64_t>(16384, engine_config.max_size_bytes / 512));
-  auto state_bytes = wmd::Engine::state_bytes_required(engine_config);
+  config.version_pool_blocks =
+      static_cast<std::uint32_t>(std::max<std::uint64_t>(16384, config.max_size_bytes / 512));
+  auto state_bytes = wmd::Engine::state_bytes_required(config);
   if (!state_bytes.ok()) {
     spdlog::error("invalid engine configuration: {}", state_bytes.error().message());
-    return 1;
+    throw StartupFailure{};
   }
   auto state = wmd::StateStore::open(options.segment, *state_bytes, options.segment_mode);
   if (!state.ok()) {
     spdlog::error("cannot open replication state {}.state: {}: {}", options.segment,
                   state.error().message(), wmd::Segment::last_error_text());
-    return 1;
+    throw StartupFailure{};
   }
-  auto engine_result = wmd::Engine::create(
-      engine_config, segment->bytes(), (*state)->bytes(),
-      [&segment](std::uint64_t size_bytes) { return segment->grow(size_bytes); });
-  if (!engine_result.ok()) {
+  Replication replication{std::move(state).value(), nullptr};
+  auto engine = wmd::Engine::create(
+      config, segment.bytes(), replication.state->bytes(),
+      [&segment](std::uint64_t size_bytes) { return segment.grow(size_bytes); });
+  if (!engine.ok()) {
     spdlog::error(
         "cannot use replication state {}.state: {} (it belongs to another peer id, page size or "
         "maximum size; remove /dev/shm{}.state to start afresh and catch up from peers)",
-        options.segment, engine_result.error().message(), options.segment);
-    return 1;
+        options.segment, engine.error().message(), options.segment);
+    throw StartupFailure{};
   }
-  auto engine = std::move(engine_result).value();
+  replication.engine = std::move(engine).value();
   // Never-written pages stay holes in /dev/shm: scans skip them instead of backing them.
-  engine->set_backing_probe([seg = segment.get()](std::uint64_t page, std::uint64_t end_page) {
-    const std::uint64_t page_bytes = seg->page_size_bytes();
-    const wmd::DataExtent extent = seg->data_extent(page * page_bytes, end_page * page_bytes);
+  replication.engine->set_backing_probe([&segment](std::uint64_t page, std::uint64_t end_page) {
+    const std::uint64_t page_bytes = segment.page_size_bytes();
+    const wmd::DataExtent extent = segment.data_extent(page * page_bytes, end_page * page_bytes);
     return wmd::BackingExtent{extent.holds_memory, extent.end_bytes / page_bytes};
   });
-  const auto& recovery = engine->recovery_stats();
+  return replication;
+}
+
+void log_starting(const Options& options, const wmd::Engine& engine,
+                  const wmd::kernel::TrackingDecision& tracking) {
+  const auto& recovery = engine.recovery_stats();
   spdlog::info(
       "wmdd starting: segment {} size {} bytes, max {} bytes, page {} bytes; listen {}; peers {}; "
       "id {}; cluster '{}'; scan every {} ms; tracking={}{}; state {} (torn pages repaired {}, "
       "corrupt pages reset {}, previous shutdown {})",
-      options.segment, engine->size_bytes(), engine->max_size_bytes(), engine->page_size(),
+      options.segment, engine.size_bytes(), engine.max_size_bytes(), engine.page_size(),
       options.listen.to_string(), describe_peers(options), options.id, options.cluster,
       options.scan_interval_ms, tracking.use_kernel ? "kernel" : "hash",
       tracking.use_kernel ? fmt::format(" (audit every {} ms)", options.audit_interval_ms) : "",
       recovery.resumed ? "resumed" : "fresh", recovery.torn_pages, recovery.corrupt_pages,
       !recovery.resumed ? "n/a" : (recovery.clean_shutdown ? "clean" : "unclean"));
+}
 
-  // --- threads: network here, engine on the replicator's thread ----------------------------
-  asio::io_context net_io(1);
-  // Registered before we listen: a SIGTERM that arrives while starting up is queued for the
-  // handler below instead of killing the process with the default action.
-  asio::signal_set signals(net_io, SIGINT, SIGTERM);
-  wmd::daemon::SystemdNotifier systemd(net_io);
-  wmd::daemon::ReplicatorConfig replicator_config;
-  replicator_config.scan_interval = std::chrono::milliseconds(options.scan_interval_ms);
-  replicator_config.max_frame_bytes = options.max_frame_bytes;
-  replicator_config.stats_interval = std::chrono::seconds(options.stats_interval_s);
-  replicator_config.kernel_tracking = tracking.use_kernel;
-  replicator_config.audit_interval = audit_interval;
+wmd::daemon::ReplicatorConfig replicator_config(const Options& options,
+                                                const wmd::kernel::TrackingDecision& tracking) {
+  wmd::daemon::ReplicatorConfig config;
+  config.scan_interval = std::chrono::milliseconds(options.scan_interval_ms);
+  config.max_frame_bytes = options.max_frame_bytes;
+  config.stats_interval = std::chrono::seconds(options.stats_interval_s);
+  config.kernel_tracking = tracking.use_kernel;
+  config.audit_interval = std::chrono::milliseconds(options.audit_interval_ms);
+  return config;
+}
+
+wmd::daemon::SegmentHooks segment_hooks(wmd::Segment& seg) {
   wmd::daemon::SegmentHooks hooks;
-  wmd::Segment& seg = *segment;
   hooks.control_size_bytes = [&seg] { return seg.control_size_bytes(); };
   hooks.notify_remote_applied = [&seg] { seg.notify_remote_applied(); };
   hooks.publish_status = [&seg](const wmd::SegmentStatus& status) { seg.publish_status(status); };
   hooks.flush_completed = [&seg](std::uint32_t ticket) { seg.flush_completed(ticket); };
   hooks.writers = [&seg] { return seg.writers(); };
-  wmd::daemon::Replicator replicator(*engine, net_io, replicator_config, std::move(hooks));
+  return hooks;
+}
 
-  wmd::net::MeshConfig mesh_config;
-  mesh_config.identity = {options.id, options.cluster, engine->page_size(),
-                          engine->max_size_bytes()};
-  mesh_config.listen = options.listen;
-  mesh_config.peers = options.peers;
-  mesh_config.max_frame_bytes = options.max_frame_bytes;
-  mesh_config.send_queue_bytes = options.send_queue_bytes;
-  mesh_config.heartbeat_interval = std::chrono::milliseconds(options.heartbeat_interval_ms);
-  mesh_config.heartbeat_timeout = std::chrono::milliseconds(options.heartbeat_timeout_ms);
-  mesh_config.handshake_timeout = std::chrono::milliseconds(options.handshake_timeout_ms);
-  mesh_config.tls = tls;
-  mesh_config.max_connections = options.max_connections;
-  mesh_config.seed =
+wmd::net::MeshConfig mesh_config(const Options& options, const wmd::Engine& engine,
+                                 std::shared_ptr<asio::ssl::context> tls) {
+  wmd::net::MeshConfig config;
+  config.identity = {options.id, options.cluster, engine.page_size(), engine.max_size_bytes()};
+  config.listen = options.listen;
+  config.peers = options.peers;
+  config.max_frame_bytes = options.max_frame_bytes;
+  config.send_queue_bytes = options.send_queue_bytes;
+  config.heartbeat_interval = std::chrono::milliseconds(options.heartbeat_interval_ms);
+  config.heartbeat_timeout = std::chrono::milliseconds(options.heartbeat_timeout_ms);
+  config.handshake_timeout = std::chrono::milliseconds(options.handshake_timeout_ms);
+  config.tls = std::move(tls);
+  config.max_connections = options.max_connections;
+  config.seed =
       static_cast<std::uint64_t>(getpid()) ^
       static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-  wmd::net::Mesh mesh(net_io, mesh_config, replicator.mesh_callbacks());
+  return config;
+}
+
+// Null when --metrics is off.
+std::unique_ptr<wmd::net::MetricsServer> start_metrics(const Options& options,
+                                                       asio::io_context& net_io,
+                                                       const wmd::daemon::Replicator& replicator,
+                                                       const wmd::net::Mesh& mesh) {
+  if (options.metrics.port == 0) return nullptr;
+  const wmd::daemon::MetricsIdentity identity{options.segment, options.id, WMD_VERSION_STRING};
+  auto metrics = std::make_unique<wmd::net::MetricsServer>(net_io, [&, identity] {
+    return wmd::daemon::render_prometheus(identity, replicator.counters(), mesh.snapshot());
+  });
+  if (auto started = metrics->start(options.metrics); !started.ok()) {
+    spdlog::error("{}", metrics->last_error_text());
+    throw StartupFailure{};
+  }
+  spdlog::info("metrics at http://{}/metrics", options.metrics.to_string());
+  return metrics;
+}
+
+// systemd's status line, now and then, until stop().
+class SystemdStatusTimer {
+ public:
+  SystemdStatusTimer(asio::io_context& io, std::function<void()> update)
+      : timer_(io), update_(std::move(update)) {
+    schedule();
+  }
+  void stop() {
+    boost::system::error_code ignored;
+    timer_.cancel(ignored);
+  }
+
+ private:
+  void schedule() {
+    timer_.expires_after(kSystemdStatusInterval);
+    timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      update_();
+      schedule();
+    });
+  }
+  asio::steady_timer timer_;
+  std::function<void()> update_;
+};
+
+// Threads: network on this one, engine on the replicator's. Returns the exit code.
+int serve(const Options& options, wmd::Segment& segment, wmd::Engine& engine,
+          std::shared_ptr<asio::ssl::context> tls, const wmd::kernel::TrackingDecision& tracking) {
+  asio::io_context net_io(1);
+  // Registered before we listen: a SIGTERM that arrives while starting up is queued for the
+  // handler below instead of killing the process with the default action.
+  asio::signal_set signals(net_io, SIGINT, SIGTERM);
+  wmd::daemon::SystemdNotifier systemd(net_io);
+  wmd::daemon::Replicator replicator(engine, net_io, replicator_config(options, tracking),
+                                     segment_hooks(segment));
+  wmd::net::Mesh mesh(net_io, mesh_config(options, engine, std::move(tls)),
+                      replicator.mesh_callbacks());
   mesh.set_hello(replicator.initial_hello());
   replicator.attach(mesh);
   if (auto started = mesh.start(); !started.ok()) {
     spdlog::error("{}", mesh.last_error_text());
     return 1;
   }
-  std::unique_ptr<wmd::net::MetricsServer> metrics;
-  if (options.metrics.port != 0) {
-    const wmd::daemon::MetricsIdentity identity{options.segment, options.id, WMD_VERSION_STRING};
-    metrics = std::make_unique<wmd::net::MetricsServer>(net_io, [&, identity] {
-      return wmd::daemon::render_prometheus(identity, replicator.counters(), mesh.snapshot());
-    });
-    if (auto started = metrics->start(options.metrics); !started.ok()) {
-      spdlog::error("{}", metrics->last_error_text());
-      return 1;
-    }
-    spdlog::info("metrics at http://{}/metrics", options.metrics.to_string());
-  }
-  segment->set_daemon_pid(static_cast<std::int32_t>(getpid()));
+  auto metrics = start_metrics(options, net_io, replicator, mesh);
+  segment.set_daemon_pid(static_cast<std::int32_t>(getpid()));
 
   // systemd: ready once we listen with the segment mapped; then a status line now and then.
-  systemd.ready(systemd_status(options, mesh.snapshot(), engine->size_bytes()));
-  asio::steady_timer status_timer(net_io);
-  std::function<void()> schedule_status = [&] {
-    status_timer.expires_after(kSystemdStatusInterval);
-    status_timer.async_wait([&](boost::system::error_code ec) {
-      if (ec) return;
-      systemd.status(systemd_status(options, mesh.snapshot(), replicator.counters().size_bytes));
-      schedule_status();
-    });
-  };
-  schedule_status();
+  systemd.ready(systemd_status(options, mesh.snapshot(), engine.size_bytes()));
+  SystemdStatusTimer status_timer(net_io, [&] {
+    systemd.status(systemd_status(options, mesh.snapshot(), replicator.counters().size_bytes));
+  });
 
   // The first signal starts a graceful stop; the handler stays armed so that a second one (an
   // operator or a service manager out of patience) ends the flush wait at once.
@@ -308,8 +373,7 @@ int run(const Options& options) {
     }
     stopping = true;
     signals.async_wait(on_signal);
-    boost::system::error_code ignored;
-    status_timer.cancel(ignored);
+    status_timer.stop();
     if (metrics) metrics->stop();
     systemd.stopping("stopping: final scan and flushing queues");
     spdlog::info("received {}: final scan, flushing queues, exiting (a second one exits at once)",
@@ -320,7 +384,7 @@ int run(const Options& options) {
 
   replicator.start();
   {
-    FlushDoorbell doorbell(*segment, replicator);
+    FlushDoorbell doorbell(segment, replicator);
     net_io.run();
   }
   // The engine thread may still be finishing the final scan: give SIGTERM/SIGINT their default
@@ -328,9 +392,22 @@ int run(const Options& options) {
   boost::system::error_code ignored;
   signals.clear(ignored);
   replicator.stop();
-  segment->set_daemon_pid(0);
+  segment.set_daemon_pid(0);
   spdlog::info("wmdd stopped{}", exit_code == 0 ? "" : " (flush cut short)");
   return exit_code;
+}
+
+int run(const Options& options) {
+  try {
+    auto tls = make_tls(options);
+    const auto tracking = decide_change_detection(options);
+    auto segment = open_segment(options);
+    auto replication = open_engine(options, *segment);
+    log_starting(options, *replication.engine, tracking);
+    return serve(options, *segment, *replication.engine, std::move(tls), tracking);
+  } catch (const StartupFailure& failure) {
+    return failure.exit_code;
+  }
 }
 
 }  // namespace

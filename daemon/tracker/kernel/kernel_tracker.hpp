@@ -15,7 +15,7 @@
 // Round protocol for the daemon (order matters):
 //   1. round = collect(segment.writers(), now)       // re-protects the pages it reports
 //   2. if round.candidates_complete && !round.audit_due: engine.absorb_pages(candidates)
-//      else changed = find_changed_pages(all) (or a HashTracker scan);
+//      else changed = find_changed_pages(all) (the hash detector's);
 //           if round.audit_due: if (collect_again(round)) record_audit(changed, candidates);
 //           absorb changed + candidates
 // Writes that land after step 1 are reported by the next round, so nothing is lost between the

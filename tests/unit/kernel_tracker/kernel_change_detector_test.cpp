@@ -1,6 +1,7 @@
-// tracked_scan: the daemon's round with kernel tracking, on a real engine over shared memory
-// written by forked writers, against an engine doing hash scans over the same memory.
-#include "daemon/tracker/kernel/tracked_scan.hpp"
+// KernelChangeDetector: the daemon's change rounds with kernel tracking, on a real engine over
+// shared memory written by forked writers, against an engine doing hash scans over the same
+// memory.
+#include "daemon/tracker/kernel/kernel_change_detector.hpp"
 
 #include <doctest/doctest.h>
 
@@ -26,6 +27,27 @@ bool kernel_supported() {
   return probe.verified_in_process;
 }
 
+// What a round found and what the engine made of it.
+struct TrackedRound : KernelRoundReport {
+  ScanStats stats;
+};
+
+TrackedRound absorb(Engine& engine, const KernelChangeDetector& detector,
+                    const tracker::CandidatePages& candidates) {
+  TrackedRound round;
+  static_cast<KernelRoundReport&>(round) = detector.last_round();
+  engine.absorb_pages(candidates.pages, &round.stats, candidates.check);
+  round.stats.pages_checked = candidates.pages_checked;
+  return round;
+}
+
+TrackedRound scan(Engine& engine, KernelChangeDetector& detector, Clock::time_point now) {
+  TrackedRound round;
+  tracker::scan_round(engine, detector, now, &round.stats);
+  static_cast<KernelRoundReport&>(round) = detector.last_round();
+  return round;
+}
+
 // An engine over `memory` with heap state; collects what it sends to on_diff.
 struct EngineUnderTest {
   EngineUnderTest(const SharedMemory& memory, const std::string& peer) {
@@ -48,7 +70,7 @@ struct EngineUnderTest {
   std::vector<Patch> patches;
 };
 
-TEST_CASE("tracked_scan absorbs what the kernel reports and audits what it cannot see") {
+TEST_CASE("kernel rounds absorb what the kernel reports and audits what it cannot see") {
   if (!kernel_supported()) return;
   SharedMemory memory(kPages * kPage);
   REQUIRE(memory.ok());
@@ -59,10 +81,11 @@ TEST_CASE("tracked_scan absorbs what the kernel reports and audits what it canno
   const std::vector<WriterRecord> registry{registered.record(0)};
   const auto audit_interval = std::chrono::milliseconds(10'000);
   KernelTracker kernel(KernelTrackerConfig{kPage, audit_interval, true});
-  const tracker::HashTracker hash;
+  const tracker::HashChangeDetector hash;
+  KernelChangeDetector detector(kernel, hash, [&registry] { return registry; });
   Clock::time_point now{};
 
-  TrackedScanReport report = tracked_scan(*tracked.engine, kernel, hash, registry, now);
+  TrackedRound report = scan(*tracked.engine, detector, now);
   CHECK(report.kind == RoundKind::hash);
   CHECK(report.hash_reason == "registered writers changed");
   REQUIRE(report.events.size() == 1);
@@ -70,7 +93,7 @@ TEST_CASE("tracked_scan absorbs what the kernel reports and audits what it canno
 
   registered.increment(std::vector<std::uint64_t>{3 * kPage + 1, 4 * kPage + 2, 4 * kPage + 3});
   now += std::chrono::milliseconds(100);
-  report = tracked_scan(*tracked.engine, kernel, hash, registry, now);
+  report = scan(*tracked.engine, detector, now);
   CHECK(report.kind == RoundKind::kernel);
   CHECK(report.stats.pages_checked == 2);
   CHECK(report.stats.pages_changed == 2);
@@ -79,12 +102,12 @@ TEST_CASE("tracked_scan absorbs what the kernel reports and audits what it canno
 
   stranger.increment(std::vector<std::uint64_t>{50 * kPage + 7});
   now += std::chrono::milliseconds(100);
-  report = tracked_scan(*tracked.engine, kernel, hash, registry, now);
+  report = scan(*tracked.engine, detector, now);
   CHECK(report.kind == RoundKind::kernel);
   CHECK(report.stats.pages_changed == 0);  // invisible to the kernel path...
 
   now += audit_interval;
-  report = tracked_scan(*tracked.engine, kernel, hash, registry, now);
+  report = scan(*tracked.engine, detector, now);
   CHECK(report.kind == RoundKind::audit);  // ...until the audit
   CHECK(report.stats.pages_checked == kPages);
   CHECK(report.stats.pages_changed == 1);
@@ -107,9 +130,10 @@ TEST_CASE("a registered writer's write during an audit round is the kernel's, no
   const std::vector<WriterRecord> registry{registered.record(0)};
   const auto audit_interval = std::chrono::milliseconds(10'000);
   KernelTracker kernel(KernelTrackerConfig{kPage, audit_interval, true});
-  const tracker::HashTracker hash;
+  const tracker::HashChangeDetector hash;
+  KernelChangeDetector detector(kernel, hash, [&registry] { return registry; });
   Clock::time_point now{};
-  REQUIRE(tracked_scan(*tracked.engine, kernel, hash, registry, now).kind == RoundKind::hash);
+  REQUIRE(scan(*tracked.engine, detector, now).kind == RoundKind::hash);
   hashed.engine->scan();
   tracked.take();
   hashed.take();
@@ -123,7 +147,8 @@ TEST_CASE("a registered writer's write during an audit round is the kernel's, no
   REQUIRE(round.audit_due);
   CHECK(round.candidate_pages == std::vector<std::uint64_t>{9});
   registered.increment(std::vector<std::uint64_t>{20 * kPage + 5, 9 * kPage + 2});
-  TrackedScanReport report = apply_round(*tracked.engine, kernel, hash, std::move(round));
+  TrackedRound report =
+      absorb(*tracked.engine, detector, detector.candidates_of(*tracked.engine, std::move(round)));
   CHECK(report.kind == RoundKind::audit);
   CHECK(report.audit_findings == 0);
   CHECK(kernel.stats().audit_findings == 0);
@@ -132,21 +157,21 @@ TEST_CASE("a registered writer's write during an audit round is the kernel's, no
 
   // Nothing is left over for the next round, and nothing was lost.
   now += std::chrono::milliseconds(100);
-  report = tracked_scan(*tracked.engine, kernel, hash, registry, now);
+  report = scan(*tracked.engine, detector, now);
   CHECK(report.kind == RoundKind::kernel);
   CHECK(report.stats.pages_changed == 0);
   hashed.engine->scan();
   CHECK(tracked.take() == hashed.take());
   registered.increment(std::vector<std::uint64_t>{20 * kPage + 6});
   now += std::chrono::milliseconds(100);
-  report = tracked_scan(*tracked.engine, kernel, hash, registry, now);
+  report = scan(*tracked.engine, detector, now);
   CHECK(report.kind == RoundKind::kernel);
   CHECK(report.stats.pages_changed == 1);
   hashed.engine->scan();
   CHECK(tracked.take() == hashed.take());
 }
 
-TEST_CASE("tracked_scan produces the same patches as hash scans on a random workload") {
+TEST_CASE("kernel change detection produces the same patches as hash scans on a random workload") {
   if (!kernel_supported()) return;
   SharedMemory memory(kPages * kPage);
   REQUIRE(memory.ok());
@@ -158,7 +183,8 @@ TEST_CASE("tracked_scan produces the same patches as hash scans on a random work
   REQUIRE(second.kernel_tracking());
   const std::vector<WriterRecord> registry{first.record(0), second.record(1)};
   KernelTracker kernel(KernelTrackerConfig{kPage, std::chrono::milliseconds(1'000), true});
-  const tracker::HashTracker hash;
+  const tracker::HashChangeDetector hash;
+  KernelChangeDetector detector(kernel, hash, [&registry] { return registry; });
 
   const std::uint32_t seed = std::random_device{}();
   INFO("seed " << seed);
@@ -176,7 +202,7 @@ TEST_CASE("tracked_scan produces the same patches as hash scans on a random work
     first.increment(offsets[0]);
     second.increment(offsets[1]);
     now += std::chrono::milliseconds(100);
-    const TrackedScanReport report = tracked_scan(*tracked.engine, kernel, hash, registry, now);
+    const TrackedRound report = scan(*tracked.engine, detector, now);
     kernel_rounds += report.kind != RoundKind::hash ? 1 : 0;
     hashed.engine->scan();
     CHECK(report.audit_findings == 0);
