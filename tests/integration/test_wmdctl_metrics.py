@@ -49,6 +49,14 @@ def body(h):
     for d in (a, b):
         d.start()
 
+    # Write only once the session has settled, so that the pages travel as a patch (written
+    # before the peers meet, they would travel in the catch-up instead).
+    def settled():
+        rc, out, _ = wmdctl(h, "status", a.segment, "--json")
+        peers = json.loads(out)["peers"] if rc == 0 else []
+        return bool(peers) and peers[0]["state"] == "connected" and peers[0]["last_catchup_unix_ms"] > 0
+
+    wh.wait_until(settled, 15, "a's session with b connected and caught up")
     m = wh.Mapping(a.segment)
     payload = wh.nonzero_bytes(h.rng, 3 * wh.PAGE)
     m.write(5 * wh.PAGE, payload)
