@@ -3,6 +3,7 @@
 #include <atomic>
 #include <bit>
 #include <cstring>
+#include <iterator>
 
 #include "engine/atomic_access.hpp"
 #include "engine/engine_impl.hpp"
@@ -283,6 +284,8 @@ Result<ApplyStats> Engine::apply_patches(std::span<const Patch> patches) {
     total.pages_touched += r->pages_touched;
     total.pages_absorbed += r->pages_absorbed;
     total.grew = total.grew || r->grew;
+    std::move(r->local_patches.begin(), r->local_patches.end(),
+              std::back_inserter(total.local_patches));
   }
   return total;
 }
@@ -314,6 +317,12 @@ std::vector<PageDigest> Engine::nonzero_digests() const {
 }
 
 Result<PageState> Engine::export_page(std::uint64_t page) {
+  auto exported = impl_->export_page(page);
+  if (!exported) return exported.error();
+  return std::move(exported->state);
+}
+
+Result<ExportedPage> Engine::export_page_and_patches(std::uint64_t page) {
   return impl_->export_page(page);
 }
 

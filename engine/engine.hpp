@@ -26,8 +26,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/types.hpp"
 #include "engine/result.hpp"
+#include "engine/types.hpp"
 
 namespace wmd {
 
@@ -87,12 +87,20 @@ struct ApplyStats {
   std::uint64_t pages_touched = 0;
   std::uint64_t pages_absorbed = 0;  // pages whose pending local changes were absorbed first
   bool grew = false;
+  std::vector<Patch> local_patches;  // the patches of those local changes (also to on_diff)
 };
 
 struct MergeStats {
   std::uint64_t bytes_taken = 0;  // bytes whose remote version won
   bool absorbed_local = false;
   bool grew = false;
+  std::vector<Patch> local_patches;  // of the pending local changes absorbed first
+};
+
+// A page's state, and the patches of its pending local changes absorbed first.
+struct ExportedPage {
+  PageState state;
+  std::vector<Patch> local_patches;
 };
 
 struct RecoveryStats {
@@ -126,8 +134,9 @@ class Engine {
 
   // --- seed API: onDiff ---------------------------------------------------------------
   // Called with every patch the engine produces locally: from scan()/absorb_pages(), and from
-  // absorbing pending local changes before apply()/merge_page()/export_page(). The daemon
-  // sends exactly these to its peers.
+  // absorbing pending local changes before apply()/merge_page()/export_page(). Each of those
+  // also returns the patches it produced (ApplyStats/MergeStats::local_patches,
+  // export_page_and_patches()); the daemon sends those to its peers, the Node addon uses this.
   void on_diff(std::function<void(const Patch&)> listener);
   // Called whenever the size grows, for any reason, with the new size.
   void on_growth(std::function<void(std::uint64_t new_size_bytes)> listener);
@@ -195,6 +204,8 @@ class Engine {
   std::vector<PageDigest> nonzero_digests() const;
   // Full state of one page, after absorbing its pending local changes. Errors: out_of_range.
   Result<PageState> export_page(std::uint64_t page);
+  // The same, with the patches of the local changes it absorbed.
+  Result<ExportedPage> export_page_and_patches(std::uint64_t page);
   // Merges a page state with the per-byte rule (higher version wins). Validates first
   // (page size, canonical versions, max size); grows when the page is past the current size.
   // Only the peer ids of runs that win bytes take peer table slots (as for apply()).

@@ -139,7 +139,7 @@ Result<ApplyStats> Engine::Impl::apply(const Patch& patch) {
   // Decide every page before touching any, so that pool exhaustion changes nothing.
   const Stamp ts{patch.lamport, origin};
   decide_apply_pages(ts);
-  stats.pages_absorbed = absorb_before_apply(ts);
+  absorb_before_apply(ts, stats);
   if (apply_blocks_needed() > pool_->available()) return errc::pool_exhausted;
   // Last check: a new origin takes its slot now, and gets the very ref the pages were decided
   // with (the table appends), so the renumbering is the identity. Nothing written if it fails.
@@ -189,7 +189,7 @@ void Engine::Impl::decide_apply_pages(Stamp ts) {
   for (ApplyPage& w : apply_pages_) decide_apply_page(w, ts);
 }
 
-std::uint64_t Engine::Impl::absorb_before_apply(Stamp ts) {
+void Engine::Impl::absorb_before_apply(Stamp ts, ApplyStats& stats) {
   // Remote bytes must never overwrite a local write nobody has seen yet. A page the patch
   // rewrites entirely, with a timestamp above any a local round could take now, needs no
   // check: a pending local write would lose every byte to it on every replica, so the outcome
@@ -204,13 +204,14 @@ std::uint64_t Engine::Impl::absorb_before_apply(Stamp ts) {
       candidates.push_back(w.page);
     }
   }
-  if (candidates.empty()) return 0;
-  const std::uint64_t absorbed = absorb_before_write(candidates, PageCheck::known_changed);
+  if (candidates.empty()) return;
+  auto absorbed = absorb_before_write(candidates, PageCheck::known_changed);
+  stats.pages_absorbed = absorbed.pages_changed;
+  stats.local_patches = std::move(absorbed.patches);
   // The absorbed round changed versions: decide every page again into emptied arenas, so that
   // they hold only the lists that will be stored (interning reads all of them: a stale list
   // could take a slot for an origin whose every byte lost to the absorbed write).
   decide_apply_pages(ts);
-  return absorbed;
 }
 
 std::uint64_t Engine::Impl::apply_blocks_needed() const {
@@ -321,7 +322,9 @@ Result<MergeStats> Engine::Impl::merge_page(const PageState& state) {
     stats.grew = true;
   }
   const std::uint64_t pages[] = {page};
-  stats.absorbed_local = absorb_before_write(pages, PageCheck::recheck) > 0;
+  auto absorbed = absorb_before_write(pages, PageCheck::recheck);
+  stats.absorbed_local = absorbed.pages_changed > 0;
+  stats.local_patches = std::move(absorbed.patches);
 
   load_versions(page, old_list_);
   written_.clear();
@@ -359,17 +362,18 @@ Result<MergeStats> Engine::Impl::merge_page(const PageState& state) {
   return stats;
 }
 
-Result<PageState> Engine::Impl::export_page(std::uint64_t page) {
+Result<ExportedPage> Engine::Impl::export_page(std::uint64_t page) {
   if (page >= page_count()) return errc::out_of_range;
   const std::uint64_t pages[] = {page};
-  absorb_before_write(pages, PageCheck::recheck);
-  PageState state;
+  ExportedPage exported;
+  exported.local_patches = absorb_before_write(pages, PageCheck::recheck).patches;
+  PageState& state = exported.state;
   state.page_index = page;
   const std::uint8_t* shadow = shadow_page(page);
   state.bytes.assign(shadow, shadow + page_size_);
   load_versions(page, old_list_);
   state.versions = to_version_runs(old_list_);
-  return state;
+  return exported;
 }
 
 }  // namespace wmd

@@ -62,13 +62,17 @@ class Engine::Impl {
   std::vector<Patch> finish_round(LocalRound& round, ScanStats* stats);
   std::vector<Patch> absorb_pages(std::span<const std::uint64_t> pages, ScanStats* stats,
                                   PageCheck check);
-  // Absorbs the changed pages among `pages` (sorted, unique) as one round; returns how many.
-  std::uint64_t absorb_before_write(std::span<const std::uint64_t> pages, PageCheck check);
+  // Absorbs the changed pages among `pages` (sorted, unique) as one round.
+  struct AbsorbedRound {
+    std::vector<Patch> patches;
+    std::uint64_t pages_changed = 0;
+  };
+  AbsorbedRound absorb_before_write(std::span<const std::uint64_t> pages, PageCheck check);
 
   // --- engine_apply.cpp
   Result<ApplyStats> apply(const Patch& patch);
   Result<MergeStats> merge_page(const PageState& state);
-  Result<PageState> export_page(std::uint64_t page);
+  Result<ExportedPage> export_page(std::uint64_t page);
   Status resize(std::uint64_t new_size_bytes);
   Status grow_to(std::uint64_t new_size_bytes);  // REQUIRES: page multiple <= max
   void note_lamport(std::uint64_t lamport);
@@ -154,12 +158,12 @@ class Engine::Impl {
   };
   // apply()'s steps, over the arenas below. split_into_pages: the patch's runs as page-local
   // ranges. decide_apply_page(s): each page's new list and the ranges to write, into emptied
-  // arenas. absorb_before_apply: the touched pages' pending local changes, then decides again;
-  // returns the pages absorbed. write_apply_pages: bytes, then versions; returns bytes written.
+  // arenas. absorb_before_apply: the touched pages' pending local changes (into stats), then
+  // decides again. write_apply_pages: bytes, then versions; returns bytes written.
   void split_into_pages(const Patch& patch);
   void decide_apply_page(ApplyPage& work, engine_detail::Stamp ts);
   void decide_apply_pages(engine_detail::Stamp ts);
-  std::uint64_t absorb_before_apply(engine_detail::Stamp ts);
+  void absorb_before_apply(engine_detail::Stamp ts, ApplyStats& stats);
   std::uint64_t apply_blocks_needed() const;  // new version pool blocks the writes take
   std::uint64_t write_apply_pages(const Patch& patch);
   std::vector<ApplyPage> apply_pages_;

@@ -157,12 +157,12 @@ std::vector<Patch> Engine::Impl::absorb_pages(std::span<const std::uint64_t> pag
   return finish_round(round, stats);
 }
 
-std::uint64_t Engine::Impl::absorb_before_write(std::span<const std::uint64_t> pages,
-                                                PageCheck check) {
+Engine::Impl::AbsorbedRound Engine::Impl::absorb_before_write(std::span<const std::uint64_t> pages,
+                                                              PageCheck check) {
   LocalRound round;
   for (std::uint64_t page : pages) absorb_page(round, page, check);
-  finish_round(round, nullptr);
-  return round.pages_changed;
+  const std::uint64_t pages_changed = round.pages_changed;
+  return AbsorbedRound{finish_round(round, nullptr), pages_changed};
 }
 
 }  // namespace wmd

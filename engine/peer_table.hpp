@@ -10,9 +10,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/result.hpp"
 #include "engine/state_layout.hpp"
 #include "engine/types.hpp"
-#include "engine/result.hpp"
 
 namespace wmd::engine_detail {
 

@@ -4,8 +4,8 @@
 
 namespace wmd::daemon {
 
-std::optional<net::DigestSet> DigestRoundLimiter::offer(SessionId session, net::DigestSet set,
-                                                        Clock::time_point now) {
+std::optional<proto::DigestSet> DigestRoundLimiter::offer(SessionId session, proto::DigestSet set,
+                                                          Clock::time_point now) {
   PeerRounds& peer = peers_[session];
   if (peer.waiting) {
     // The newer snapshot wins; a reply asked for by the older one is still owed.
@@ -36,9 +36,9 @@ std::optional<DigestRoundLimiter::Clock::time_point> DigestRoundLimiter::next_du
   return due;
 }
 
-std::vector<std::pair<DigestRoundLimiter::SessionId, net::DigestSet>> DigestRoundLimiter::take_due(
-    Clock::time_point now) {
-  std::vector<std::pair<SessionId, net::DigestSet>> due;
+std::vector<std::pair<DigestRoundLimiter::SessionId, proto::DigestSet>>
+DigestRoundLimiter::take_due(Clock::time_point now) {
+  std::vector<std::pair<SessionId, proto::DigestSet>> due;
   for (auto& [session, peer] : peers_) {
     if (!peer.waiting || now < peer.next_allowed) continue;
     due.emplace_back(session, std::move(*peer.waiting));

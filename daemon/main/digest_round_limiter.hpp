@@ -23,7 +23,7 @@
 #include <utility>
 #include <vector>
 
-#include "daemon/net/catchup.hpp"
+#include "proto/catchup.hpp"
 
 namespace wmd::daemon {
 
@@ -48,7 +48,8 @@ class DigestRoundLimiter {
   // A complete digest set from `session`. Returns it when its round may run now (the caller
   // runs it, then calls round_ran); otherwise keeps it as the session's waiting set, replacing
   // an older waiting one, and returns nothing.
-  std::optional<net::DigestSet> offer(SessionId session, net::DigestSet set, Clock::time_point now);
+  std::optional<proto::DigestSet> offer(SessionId session, proto::DigestSet set,
+                                        Clock::time_point now);
 
   // A round for `session` ran, ending at `end` and costing `cost` of the engine's time.
   // Its next round may start at end + gap(cost).
@@ -58,7 +59,7 @@ class DigestRoundLimiter {
   std::optional<Clock::time_point> next_due() const;
 
   // Removes and returns the waiting sets that are due at `now`, by session.
-  std::vector<std::pair<SessionId, net::DigestSet>> take_due(Clock::time_point now);
+  std::vector<std::pair<SessionId, proto::DigestSet>> take_due(Clock::time_point now);
 
   // The session ended: forgets it and drops its waiting set.
   void close(SessionId session);
@@ -77,7 +78,7 @@ class DigestRoundLimiter {
     // No round before this time. A round that just started and has not reported its cost yet
     // holds the next one back by min_gap.
     Clock::time_point next_allowed{};
-    std::optional<net::DigestSet> waiting;
+    std::optional<proto::DigestSet> waiting;
   };
 
   const DigestRoundLimits limits_;

@@ -9,8 +9,8 @@
 #include <functional>
 #include <variant>
 
-#include "engine/types.hpp"
 #include "daemon/tracker/kernel/tracking_mode.hpp"
+#include "engine/types.hpp"
 #include "proto/message.hpp"
 
 namespace wmd::daemon {

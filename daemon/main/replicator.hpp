@@ -1,8 +1,13 @@
 // Replicator: wires the engine to the mesh. It owns the engine thread (its own io_context):
 // timed and requested scans, applying what peers send, the catch-up rounds, growth, status and
-// stats. Network work is posted to the network thread, where the Mesh lives; the Mesh's
-// callbacks post back here. The segment is reached through SegmentHooks, so tests can run a
-// replicator over heap memory.
+// stats. Every engine call returns the local patches it produced, which the replicator hands
+// to the network thread as messages (encoded there, by the Mesh); the Mesh's callbacks post
+// back here. The segment is reached through SegmentHooks, so tests can run a replicator over
+// heap memory.
+//
+// Files: replicator.cpp (threads, peers, inbound messages), replicator_scan.cpp (change
+// rounds), replicator_catchup.cpp (digest rounds and the CatchupSession of each peer),
+// replicator_status.cpp (status block, metrics counters, stats lines).
 //
 // Thread-safety: the public methods are safe from any thread unless noted; everything else
 // runs on the engine thread, which alone touches the Engine after start().
@@ -23,13 +28,13 @@
 
 #include "daemon/main/digest_round_limiter.hpp"
 #include "daemon/main/metrics.hpp"
-#include "daemon/net/catchup.hpp"
 #include "daemon/net/mesh.hpp"
 #include "daemon/segment/segment.hpp"
 #include "daemon/tracker/hash_change_detector.hpp"
 #include "daemon/tracker/kernel/kernel_change_detector.hpp"
 #include "daemon/tracker/kernel/kernel_tracker.hpp"
 #include "engine/engine.hpp"
+#include "proto/catchup_session.hpp"
 
 namespace wmd::daemon {
 
@@ -92,24 +97,11 @@ class Replicator {
  private:
   // What the engine thread knows of one established session.
   struct PeerState {
+    PeerState(std::string id, proto::CatchupSession session)
+        : peer_id(std::move(id)), catchup(std::move(session)) {}
     std::string peer_id;
-    net::DigestAccumulator incoming_digests;
-    // Our digests: a set queued and not yet written, and a request that came meanwhile.
-    bool digests_unsent = false;
-    bool digests_again = false;
-    bool digests_again_reply = false;
-    // Our outgoing catch-up round: pages whose state the peer lacks.
-    std::uint64_t round = 0;  // bumps when a new round replaces the old one
-    std::vector<std::uint64_t> pages;
-    std::size_t next_page = 0;
-    bool done_sent = true;
-    int steps_in_flight = 0;  // queued steps (any round) not yet written
-    std::uint64_t round_pages_sent = 0;
-    std::uint64_t round_bytes_sent = 0;
-    std::chrono::steady_clock::time_point round_started;
-    // The peer's catch-up round towards us, until its CatchupDone.
-    std::uint64_t pages_received = 0;
-    std::uint64_t bytes_received = 0;
+    proto::CatchupSession catchup;
+    std::chrono::steady_clock::time_point round_started;  // our latest round towards it
     // We applied something this peer sent: when it leaves, the others may lack it.
     bool applied_anything = false;
   };
@@ -126,20 +118,21 @@ class Replicator {
   void on_message(net::SessionId id, proto::Message message);
   void handle_digests(net::SessionId id, PeerState& peer, proto::Digests digests);
   // One catch-up round for a complete digest set the limiter let through.
-  void run_digest_round(net::SessionId id, net::DigestSet set);
+  void run_digest_round(net::SessionId id, proto::DigestSet set);
   void schedule_digest_rounds();
   void send_digests(net::SessionId id, bool reply_requested);
-  void digests_sent(net::SessionId id);
-  void start_catchup(net::SessionId id, PeerState& peer, std::vector<std::uint64_t> pages);
-  void send_catchup_step(net::SessionId id, std::uint64_t round);
-  void catchup_step_sent(net::SessionId id);
+  // Queues what the peer's CatchupSession returned (and the local patches its exports made).
+  void send_catchup(net::SessionId id, std::vector<proto::CatchupSend> sends);
+  void catchup_written(net::SessionId id, proto::CatchupSend::Kind kind);
+  proto::CatchupSession make_catchup_session();
   void fail_peer(net::SessionId id, std::error_code error, const std::string& what);
   bool grow_for_peer(net::SessionId id, std::uint64_t size_bytes, const char* what);
   void remote_changes_applied();
   void publish_hello_if_changed();
   void schedule_status();
   void on_status(net::MeshSnapshot snapshot);
-  void broadcast(proto::Message message, proto::MessageType type);
+  void broadcast(proto::Message message);
+  void broadcast_patches(std::vector<Patch> patches);
   void post_to_net(std::function<void()> fn);
 
   Engine& engine_;

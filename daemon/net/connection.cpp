@@ -43,10 +43,6 @@ PeerStream make_stream(const MeshConfig& config, asio::ip::tcp::socket socket) {
   return PeerStream(std::move(socket));
 }
 
-Frame encode_frame(const proto::Message& message) {
-  return std::make_shared<const std::vector<std::uint8_t>>(proto::encode(message));
-}
-
 }  // namespace
 
 Connection::Connection(Mesh& mesh, asio::ip::tcp::socket socket, std::uint64_t session_id,

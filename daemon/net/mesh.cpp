@@ -117,7 +117,7 @@ void Mesh::set_hello(proto::Hello hello) {
 }
 
 Frame Mesh::hello_frame() const {
-  return std::make_shared<const std::vector<std::uint8_t>>(proto::encode(hello_));
+  return encode_frame(hello_);
 }
 
 void Mesh::start_accept() {
@@ -379,7 +379,10 @@ void Mesh::connection_closed(Connection& connection, std::error_code reason) {
   if (was_registered && !stopping_) wake_dialers_of(peer_id);
 }
 
-void Mesh::broadcast(const Frame& frame, proto::MessageType type) {
+void Mesh::broadcast(const proto::Message& message) {
+  if (established_.empty()) return;
+  const Frame frame = encode_frame(message);
+  const proto::MessageType type = proto::type_of(message);
   for (const auto& [peer_id, session] : established_) {
     auto& connection = *connections_.at(session);
     if (type == proto::MessageType::patch) connection.count_patch_sent();
@@ -395,12 +398,13 @@ void Mesh::broadcast(const Frame& frame, proto::MessageType type) {
   }
 }
 
-void Mesh::send(SessionId id, std::vector<Frame> frames, std::function<void()> on_sent) {
+void Mesh::send(SessionId id, const std::vector<proto::Message>& messages,
+                std::function<void()> on_sent) {
   auto it = connections_.find(id);
-  if (it == connections_.end() || !it->second->established() || frames.empty()) return;
-  for (std::size_t i = 0; i < frames.size(); ++i) {
-    const bool last = i + 1 == frames.size();
-    it->second->queue(QueuedFrame{std::move(frames[i]), FrameClass::control,
+  if (it == connections_.end() || !it->second->established() || messages.empty()) return;
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    const bool last = i + 1 == messages.size();
+    it->second->queue(QueuedFrame{encode_frame(messages[i]), FrameClass::control,
                                   last ? std::move(on_sent) : std::function<void()>{}});
   }
 }

@@ -145,11 +145,12 @@ class Mesh {
   // The replicated part of our Hello (size, lamport, clock); identity fields are ours.
   void set_hello(proto::Hello hello);
 
-  // Queues one encoded Patch or Growth frame to every established session.
-  void broadcast(const Frame& frame, proto::MessageType type);
-  // Queues control frames to one session; on_sent runs on this thread once the last one has
+  // Queues one Patch or Growth to every established session (encoded once).
+  void broadcast(const proto::Message& message);
+  // Queues control messages to one session; on_sent runs on this thread once the last one has
   // been written (never, if the session closes first). Unknown sessions are ignored.
-  void send(SessionId id, std::vector<Frame> frames, std::function<void()> on_sent = {});
+  void send(SessionId id, const std::vector<proto::Message>& messages,
+            std::function<void()> on_sent = {});
   // Sends an Error frame to the session and closes it.
   void close_session(SessionId id, errc reason, const std::string& detail);
 

@@ -2,7 +2,13 @@
 
 #include <cassert>
 
+#include "proto/codec.hpp"
+
 namespace wmd::net {
+
+Frame encode_frame(const proto::Message& message) {
+  return std::make_shared<const std::vector<std::uint8_t>>(proto::encode(message));
+}
 
 PushResult SendQueue::push(QueuedFrame item) {
   assert(item.frame && !item.frame->empty());

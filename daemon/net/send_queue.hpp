@@ -18,9 +18,15 @@
 #include <memory>
 #include <vector>
 
+#include "proto/message.hpp"
+
 namespace wmd::net {
 
 using Frame = std::shared_ptr<const std::vector<std::uint8_t>>;
+
+// The one place a message becomes a frame: the daemon encodes on its network thread only (the
+// engine thread hands messages over).
+Frame encode_frame(const proto::Message& message);
 
 enum class FrameClass { broadcast, control };
 

@@ -13,8 +13,8 @@ using std::chrono::milliseconds;
 const Clock::time_point kStart = Clock::time_point{} + std::chrono::hours(1);
 
 // A set told apart from others by its size, with one digest entry.
-net::DigestSet set_of(std::uint64_t size_bytes, bool reply_requested = false) {
-  net::DigestSet set;
+proto::DigestSet set_of(std::uint64_t size_bytes, bool reply_requested = false) {
+  proto::DigestSet set;
   set.size_bytes = size_bytes;
   set.reply_requested = reply_requested;
   set.digests.push_back(PageDigest{0, size_bytes});
@@ -69,7 +69,7 @@ TEST_CASE("a flood of sets runs at most one round per gap, each time the newest 
   const auto cost = std::chrono::microseconds(100);  // gap: max(20 ms, 2 ms) = 20 ms
   int rounds = 0;
   std::uint64_t last_run = 0;
-  auto run = [&](const net::DigestSet& set, Clock::time_point now) {
+  auto run = [&](const proto::DigestSet& set, Clock::time_point now) {
     ++rounds;
     CHECK(set.size_bytes > last_run);  // never an older snapshot than one already run
     last_run = set.size_bytes;

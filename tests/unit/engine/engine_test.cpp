@@ -232,6 +232,7 @@ TEST_CASE("absorb before apply keeps a local write made before a remote one and 
   REQUIRE(r.emitted.size() == 1);
   CHECK(r.emitted[0].runs == std::vector<Run>{{10, 2}});
   CHECK(r.emitted[0].lamport == 1);
+  CHECK(result->local_patches == r.emitted);  // returned as well as given to on_diff
   CHECK(r.read(10, 2) == std::vector<std::uint8_t>{0xAA, 0xAA});
   CHECK(r.read(20, 1) == std::vector<std::uint8_t>{0xBB});
   CHECK(r.engine->scan().empty());
@@ -315,6 +316,25 @@ TEST_CASE("export then merge carries a page's bytes and versions to another repl
   REQUIRE(again.ok());
   CHECK(again->bytes_taken == 0);
   CHECK(a.engine->export_page(4).error() == make_error_code(errc::out_of_range));
+}
+
+TEST_CASE("export and merge return the patches of the local changes they absorbed first") {
+  Replica a(small_config("a"), 16384), b(small_config("b"), 16384);
+  a.write(8192 + 5, {1, 2, 3});
+  auto exported = a.engine->export_page_and_patches(2);
+  REQUIRE(exported.ok());
+  REQUIRE(exported->local_patches.size() == 1);
+  CHECK(exported->local_patches == a.emitted);
+  CHECK(exported->local_patches[0].runs == std::vector<Run>{{8192 + 5, 3}});
+  CHECK(a.engine->export_page_and_patches(2)->local_patches.empty());
+
+  b.write(8192 + 100, {9});
+  auto merged = b.engine->merge_page(exported->state);
+  REQUIRE(merged.ok());
+  CHECK(merged->absorbed_local);
+  REQUIRE(merged->local_patches.size() == 1);
+  CHECK(merged->local_patches == b.emitted);
+  CHECK(merged->local_patches[0].runs == std::vector<Run>{{8192 + 100, 1}});
 }
 
 TEST_CASE("merge refuses malformed page states with nothing changed") {

@@ -1,8 +1,8 @@
-#include "daemon/net/catchup.hpp"
+#include "proto/catchup.hpp"
 
 #include <algorithm>
 
-namespace wmd::net {
+namespace wmd::proto {
 namespace {
 
 // Sorts by page, keeping the last entry given for a page.
@@ -102,4 +102,4 @@ std::optional<DigestSet> DigestAccumulator::add(proto::Digests chunk) {
   return set;
 }
 
-}  // namespace wmd::net
+}  // namespace wmd::proto

@@ -1,9 +1,9 @@
-#include "daemon/net/catchup.hpp"
+#include "proto/catchup.hpp"
 
 #include <doctest/doctest.h>
 #include <algorithm>
 
-namespace wmd::net {
+namespace wmd::proto {
 namespace {
 constexpr std::uint64_t kZero = 0xdead;
 }
@@ -123,4 +123,4 @@ TEST_CASE("the page-state size estimate covers bytes and versions") {
   CHECK(page_state_wire_bytes(state) >= 8192 + 4 + 8);
 }
 
-}  // namespace wmd::net
+}  // namespace wmd::proto

@@ -12,7 +12,7 @@
 #include "engine/types.hpp"
 #include "proto/message.hpp"
 
-namespace wmd::net {
+namespace wmd::proto {
 
 // Pages whose state we send to a peer: those where our digest is not the zero-page digest and
 // differs from theirs (a page missing from `theirs` has the zero-page digest).
@@ -53,4 +53,4 @@ class DigestAccumulator {
   std::size_t compacted_entries_ = 0;  // pending_.size() after the last deduplication
 };
 
-}  // namespace wmd::net
+}  // namespace wmd::proto

@@ -1,0 +1,151 @@
+// Replicator: catch-up. Each peer's CatchupSession decides what to send; this file runs the
+// engine calls it needs (through CatchupSource), the per-peer digest round limiter, and the
+// hand-over of its messages to the network thread.
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+
+#include "daemon/main/replicator.hpp"
+#include "daemon/main/wall_clock.hpp"
+
+namespace wmd::daemon {
+namespace {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+// Catch-up steps (ReplicatorConfig::catchup_batch_bytes each) queued ahead per peer.
+constexpr int kCatchupStepsInFlight = 4;
+
+std::size_t digest_count(const std::vector<proto::Message>& messages) {
+  std::size_t count = 0;
+  for (const auto& message : messages) {
+    if (const auto* digests = std::get_if<proto::Digests>(&message)) {
+      count += digests->digests.size();
+    }
+  }
+  return count;
+}
+
+}  // namespace
+
+proto::CatchupSession Replicator::make_catchup_session() {
+  proto::CatchupSource source;
+  source.size_bytes = [this] { return engine_.size_bytes(); };
+  source.zero_page_digest = [this] { return engine_.zero_page_digest(); };
+  source.nonzero_digests = [this] { return engine_.nonzero_digests(); };
+  source.export_page = [this](std::uint64_t page) { return engine_.export_page_and_patches(page); };
+  return proto::CatchupSession(
+      proto::CatchupConfig{config_.max_frame_bytes, config_.catchup_batch_bytes,
+                           kCatchupStepsInFlight},
+      std::move(source));
+}
+
+void Replicator::send_digests(net::SessionId id, bool reply_requested) {
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  send_catchup(id, it->second.catchup.request_digests(reply_requested));
+}
+
+void Replicator::handle_digests(net::SessionId id, PeerState& peer, proto::Digests digests) {
+  auto set = peer.catchup.receive_digests(std::move(digests));
+  if (!set) return;
+  // Growth at once, whether or not the round waits: it costs a comparison unless the segment
+  // grows, and the peer's writes beyond our size (patches, page states) need the room now.
+  if (!grow_for_peer(id, set->size_bytes, "digests")) return;
+  // A round costs O(pages) of the engine thread, a request 14 bytes: the limiter lets each
+  // peer have one round per gap, the newest set waiting for it.
+  auto now_set = digest_rounds_.offer(id, std::move(*set), Clock::now());
+  counters_.digest_rounds_deferred = digest_rounds_.deferred_total();
+  counters_.digest_rounds_coalesced = digest_rounds_.coalesced_total();
+  if (now_set) {
+    run_digest_round(id, std::move(*now_set));
+  } else {
+    spdlog::trace("catch-up: digests from peer {} wait for their round", peer.peer_id);
+  }
+  schedule_digest_rounds();
+}
+
+void Replicator::run_digest_round(net::SessionId id, proto::DigestSet set) {
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  PeerState& peer = it->second;
+  const auto started = Clock::now();
+  peer.round_started = started;
+  auto sends = peer.catchup.start_round(set);
+  ++counters_.catchups_started;
+  if (peer.catchup.round_page_count() > 0) {
+    spdlog::info("catch-up to peer {}: sending {} pages", peer.peer_id,
+                 peer.catchup.round_page_count());
+  }
+  send_catchup(id, std::move(sends));
+  const auto ended = Clock::now();
+  digest_rounds_.round_ran(id, ended, ended - started);
+}
+
+void Replicator::schedule_digest_rounds() {
+  const auto due = digest_rounds_.next_due();
+  if (due == digest_timer_due_) return;  // armed for it already (or nothing waits, as before)
+  digest_timer_due_ = due;
+  if (!due) {
+    boost::system::error_code ignored;
+    digest_timer_.cancel(ignored);
+    return;
+  }
+  digest_timer_.expires_at(*due);  // cancels the wait for an earlier time, if any
+  digest_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    digest_timer_due_.reset();
+    for (auto& [id, set] : digest_rounds_.take_due(Clock::now())) {
+      run_digest_round(id, std::move(set));
+    }
+    schedule_digest_rounds();
+  });
+}
+
+void Replicator::send_catchup(net::SessionId id, std::vector<proto::CatchupSend> sends) {
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  const PeerState& peer = it->second;
+  for (proto::CatchupSend& send : sends) {
+    broadcast_patches(std::move(send.local_patches));
+    for (const auto& oversized : send.oversized_pages) {
+      ++errors_;
+      last_error_ = "page " + std::to_string(oversized.page) + " does not fit a frame";
+      spdlog::error(
+          "catch-up to peer {}: page {} ({} version runs) does not fit --max-frame {}; "
+          "not sent",
+          peer.peer_id, oversized.page, oversized.version_runs, config_.max_frame_bytes);
+    }
+    if (send.kind == proto::CatchupSend::Kind::digests) {
+      spdlog::debug("catch-up: sending {} digests in {} frames to session {}",
+                    digest_count(send.messages), send.messages.size(), id);
+    }
+    if (send.round_finished) {
+      ++counters_.catchups_completed;
+      last_catchup_unix_ms_[peer.peer_id] = unix_ms();
+      if (peer.catchup.round_pages_sent() > 0) {
+        spdlog::info("catch-up to peer {}: sent {} pages ({} bytes) in {} ms", peer.peer_id,
+                     peer.catchup.round_pages_sent(), peer.catchup.round_bytes_sent(),
+                     ms_since(peer.round_started));
+      }
+    }
+    std::function<void()> on_sent = [this, id, kind = send.kind] {
+      asio::post(engine_io_, [this, id, kind] { catchup_written(id, kind); });
+    };
+    // Encoding happens on the network thread (Mesh::send): an initial sync keeps both threads
+    // busy, exporting here and encoding there.
+    post_to_net(
+        [this, id, messages = std::move(send.messages), on_sent = std::move(on_sent)]() mutable {
+          mesh_->send(id, messages, std::move(on_sent));
+        });
+  }
+}
+
+void Replicator::catchup_written(net::SessionId id, proto::CatchupSend::Kind kind) {
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  send_catchup(id, it->second.catchup.written(kind));
+}
+
+}  // namespace wmd::daemon

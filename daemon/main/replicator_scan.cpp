@@ -1,0 +1,109 @@
+// Replicator: change rounds (timed, flush and shutdown scans) and the Hello they refresh.
+#include <spdlog/spdlog.h>
+
+#include "daemon/main/replicator.hpp"
+
+namespace wmd::daemon {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Least time between two timed scans that take kSlowScan or more, while a catch-up is moving
+// pages (small segments scan in well under a millisecond and are never held back).
+constexpr auto kCatchupScanInterval = std::chrono::milliseconds(1000);
+constexpr auto kSlowScan = std::chrono::milliseconds(10);
+
+}  // namespace
+
+bool Replicator::catchup_active() const {
+  for (const auto& [id, peer] : peers_) {
+    if (peer.catchup.active()) return true;
+  }
+  return false;
+}
+
+void Replicator::schedule_scan() {
+  if (config_.scan_interval.count() == 0) return;
+  auto earliest = next_scan_ + config_.scan_interval;
+  // A hash scan reads the whole segment: on a large one, keep it to about a quarter of a core,
+  // and while a catch-up moves pages, leave the cores to the catch-up.
+  earliest = std::max(earliest, last_scan_end_ + 3 * last_scan_duration_);
+  if (last_scan_duration_ >= kSlowScan && catchup_active()) {
+    earliest = std::max({earliest, last_scan_end_ + kCatchupScanInterval,
+                         last_scan_end_ + 8 * last_scan_duration_});
+  }
+  next_scan_ = std::max(earliest, Clock::now());
+  scan_timer_.expires_at(next_scan_);
+  scan_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    scan_now("timer");
+    schedule_scan();
+  });
+}
+
+void Replicator::scan_now(const char* why, bool full_hash) {
+  if (hooks_.control_size_bytes) {
+    const std::uint64_t wanted = hooks_.control_size_bytes();
+    if (wanted > engine_.size_bytes()) {
+      if (auto grown = engine_.resize(std::min(wanted, engine_.max_size_bytes())); !grown.ok()) {
+        ++errors_;
+        last_error_ = "local growth to " + std::to_string(wanted) + ": " + grown.error().message();
+        spdlog::error("cannot follow the segment's growth to {} bytes: {}", wanted,
+                      grown.error().message());
+      }
+    }
+  }
+  ScanStats stats;
+  const auto started = Clock::now();
+  const bool kernel_round = kernel_detector_ && !full_hash;
+  tracker::ChangeDetector& detector =
+      kernel_round ? static_cast<tracker::ChangeDetector&>(*kernel_detector_) : hash_detector_;
+  broadcast_patches(tracker::scan_round(engine_, detector, started, &stats));
+  if (kernel_round) log_kernel_round(stats);
+  last_scan_end_ = Clock::now();
+  last_scan_duration_ = last_scan_end_ - started;
+  counters_.scan_time_us += static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(last_scan_duration_).count());
+  counters_.pages_changed += stats.pages_changed;
+  counters_.bytes_changed += stats.bytes_changed;
+  ++counters_.scans;
+  if (stats.pages_changed > 0) {
+    spdlog::trace("scan ({}): {} pages changed, {} bytes", why, stats.pages_changed,
+                  stats.bytes_changed);
+  }
+  publish_hello_if_changed();
+}
+
+void Replicator::log_kernel_round(const ScanStats& stats) {
+  const auto& report = kernel_detector_->last_round();
+  for (const auto& event : report.events) {
+    if (event.kind == kernel::WriterEventKind::hash_fallback) {
+      spdlog::warn("tracking: {}", kernel::describe(event));
+    } else {
+      spdlog::info("tracking: {}", kernel::describe(event));
+    }
+  }
+  if (report.audit_findings > 0) {
+    spdlog::warn(
+        "tracking: audit found {} changed pages that kernel dirty tracking did not report (a "
+        "writer that did not register with libwmd?); replicated now",
+        report.audit_findings);
+  }
+  if (report.kind != kernel::RoundKind::hash && stats.pages_checked > 0) {
+    spdlog::trace("tracking: {} round checked {} pages", kernel::to_string(report.kind),
+                  stats.pages_checked);
+  }
+}
+
+void Replicator::publish_hello_if_changed() {
+  if (engine_.lamport() == published_lamport_ && engine_.size_bytes() == published_size_) return;
+  published_lamport_ = engine_.lamport();
+  published_size_ = engine_.size_bytes();
+  proto::Hello hello;
+  hello.size_bytes = published_size_;
+  hello.lamport = published_lamport_;
+  hello.clock = engine_.vector_clock();
+  post_to_net([this, hello = std::move(hello)]() mutable { mesh_->set_hello(std::move(hello)); });
+}
+
+}  // namespace wmd::daemon

@@ -1,0 +1,124 @@
+#include "proto/catchup_session.hpp"
+
+#include <iterator>
+#include <utility>
+
+namespace wmd::proto {
+namespace {
+
+// Room left in a frame for the PageStates header and the peer table.
+constexpr std::uint64_t kPageStatesSlackBytes = 4096;
+
+}  // namespace
+
+CatchupSession::CatchupSession(CatchupConfig config, CatchupSource source)
+    : config_(config), source_(std::move(source)) {}
+
+std::vector<CatchupSend> CatchupSession::request_digests(bool reply_requested) {
+  if (digests_unsent_) {
+    digests_again_ = true;
+    digests_again_reply_ = digests_again_reply_ || reply_requested;
+    return {};
+  }
+  digests_unsent_ = true;
+  CatchupSend send;
+  send.kind = CatchupSend::Kind::digests;
+  const auto digests = source_.nonzero_digests();
+  for (auto& chunk : chunk_digests(source_.size_bytes(), digests,
+                                   digests_per_frame(config_.max_frame_bytes), reply_requested)) {
+    send.messages.emplace_back(std::move(chunk));
+  }
+  std::vector<CatchupSend> sends;
+  sends.push_back(std::move(send));
+  return sends;
+}
+
+std::optional<DigestSet> CatchupSession::receive_digests(Digests chunk) {
+  return incoming_digests_.add(std::move(chunk));
+}
+
+std::vector<CatchupSend> CatchupSession::start_round(const DigestSet& theirs) {
+  auto pages =
+      plan_pages_to_send(source_.nonzero_digests(), theirs.digests, source_.zero_page_digest());
+  std::vector<CatchupSend> sends;
+  if (theirs.reply_requested) sends = request_digests(/*reply_requested=*/false);
+  ++round_;
+  pages_ = std::move(pages);
+  next_page_ = 0;
+  done_sent_ = false;
+  round_pages_sent_ = 0;
+  round_bytes_sent_ = 0;
+  for (int i = 0; i < config_.steps_in_flight; ++i) {
+    auto step = next_step();
+    if (!step) break;
+    sends.push_back(std::move(*step));
+  }
+  return sends;
+}
+
+std::vector<CatchupSend> CatchupSession::written(CatchupSend::Kind kind) {
+  std::vector<CatchupSend> sends;
+  if (kind == CatchupSend::Kind::digests) {
+    digests_unsent_ = false;
+    if (!digests_again_) return sends;
+    const bool reply = digests_again_reply_;
+    digests_again_ = false;
+    digests_again_reply_ = false;
+    return request_digests(reply);
+  }
+  --steps_in_flight_;
+  if (auto step = next_step()) sends.push_back(std::move(*step));
+  return sends;
+}
+
+std::optional<CatchupSend> CatchupSession::next_step() {
+  if (done_sent_ || steps_in_flight_ >= config_.steps_in_flight) return std::nullopt;
+  const std::uint64_t frame_budget = config_.max_frame_bytes - kPageStatesSlackBytes;
+  CatchupSend step;
+  step.kind = CatchupSend::Kind::step;
+  PageStates current;
+  std::uint64_t current_bytes = 0;
+  std::uint64_t step_bytes = 0;
+  while (next_page_ < pages_.size() && step_bytes < config_.step_bytes) {
+    const std::uint64_t page = pages_[next_page_++];
+    auto exported = source_.export_page(page);
+    if (!exported.ok()) continue;  // out of range: nothing to send
+    std::move(exported->local_patches.begin(), exported->local_patches.end(),
+              std::back_inserter(step.local_patches));
+    PageState& state = exported->state;
+    const std::uint64_t size = page_state_wire_bytes(state);
+    if (size > frame_budget) {
+      step.oversized_pages.push_back({page, state.versions.size()});
+      continue;
+    }
+    if (!current.pages.empty() && current_bytes + size > frame_budget) {
+      step.messages.emplace_back(std::move(current));
+      current = {};
+      current_bytes = 0;
+    }
+    current_bytes += size;
+    step_bytes += size;
+    round_bytes_sent_ += state.bytes.size();
+    ++round_pages_sent_;
+    current.pages.push_back(std::move(state));
+  }
+  if (!current.pages.empty()) step.messages.emplace_back(std::move(current));
+  if (next_page_ >= pages_.size()) {
+    done_sent_ = true;
+    step.round_finished = true;
+    step.messages.emplace_back(CatchupDone{round_pages_sent_});
+  }
+  ++steps_in_flight_;
+  return step;
+}
+
+void CatchupSession::page_state_received(std::uint64_t bytes) {
+  ++received_.pages;
+  received_.bytes += bytes;
+}
+
+ReceivedRound CatchupSession::catchup_done_received() {
+  return std::exchange(received_, {});
+}
+
+}  // namespace wmd::proto

@@ -1,0 +1,122 @@
+// CatchupSession: our side of the catch-up (anti-entropy) exchange with one peer, as a pure
+// state machine beside the codec: fed the peer's decoded catch-up messages, the engine's
+// answers (through CatchupSource) and the news that what it asked to send was written, it
+// returns what to send next. No sockets, clocks, threads or logging: the replicator runs the
+// engine calls and the I/O around it, and the tests drive it directly.
+//
+// The exchange (see PROTOCOL.md "Catch-up"): each side sends its digests; a side holding a
+// complete digest set of the peer sends, in steps, the state of every page whose digest
+// differs, then CatchupDone. Flow control:
+//  * at most one set of our digests queued: a request made meanwhile is served once the queued
+//    set is written, with fresher digests (a peer asking faster than it reads cannot grow our
+//    send queue);
+//  * at most steps_in_flight page-state steps queued, counted across rounds (a peer starting
+//    round after round cannot get a batch of steps queued per request);
+//  * a new round replaces the one being sent.
+//
+// Thread-safety: not thread-safe; one owner (the engine thread). CatchupSource's functions are
+// called on it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "engine/engine.hpp"
+#include "proto/catchup.hpp"
+#include "proto/message.hpp"
+
+namespace wmd::proto {
+
+struct CatchupConfig {
+  std::uint32_t max_frame_bytes = kDefaultMaxFrameBytes;
+  std::uint64_t step_bytes = 2ull << 20;  // page states prepared per step
+  int steps_in_flight = 4;                // steps queued ahead, so the socket never waits
+};
+
+// The engine's answers. REQUIRES: every function set.
+struct CatchupSource {
+  std::function<std::uint64_t()> size_bytes;
+  std::function<std::uint64_t()> zero_page_digest;
+  std::function<std::vector<PageDigest>()> nonzero_digests;  // sorted by page
+  std::function<Result<ExportedPage>(std::uint64_t page)> export_page;
+};
+
+// Messages to queue to the peer together; written(kind) once the last one was written.
+struct CatchupSend {
+  enum class Kind { digests, step };
+  Kind kind = Kind::digests;
+  std::vector<Message> messages;
+  // Steps only. Local changes the export absorbed first: to send to every peer.
+  std::vector<Patch> local_patches;
+  // Pages left out because their state does not fit a frame, with their version runs.
+  struct OversizedPage {
+    std::uint64_t page = 0;
+    std::size_t version_runs = 0;
+  };
+  std::vector<OversizedPage> oversized_pages;
+  bool round_finished = false;  // the last message is this round's CatchupDone
+};
+
+// The peer's round towards us, as counted until its CatchupDone.
+struct ReceivedRound {
+  std::uint64_t pages = 0;
+  std::uint64_t bytes = 0;
+};
+
+class CatchupSession {
+ public:
+  CatchupSession(CatchupConfig config, CatchupSource source);
+
+  // --- our digests --------------------------------------------------------------------------
+  // Our digests for the peer (reply_requested: it should answer with its own). Empty when a
+  // set is still queued: then sent once it is written.
+  std::vector<CatchupSend> request_digests(bool reply_requested);
+
+  // --- the peer's digests -------------------------------------------------------------------
+  // Accumulates one Digests chunk; the whole set once the last chunk came.
+  std::optional<DigestSet> receive_digests(Digests chunk);
+  // Starts a round for a complete set: our digests first when the peer asked for them, then
+  // the first steps of page states (replacing the round being sent).
+  std::vector<CatchupSend> start_round(const DigestSet& theirs);
+
+  // A send this session returned was written; returns what follows it.
+  std::vector<CatchupSend> written(CatchupSend::Kind kind);
+
+  // --- the peer's round towards us ----------------------------------------------------------
+  void page_state_received(std::uint64_t bytes);
+  // Its CatchupDone: what it sent in the round, and the count starts over.
+  ReceivedRound catchup_done_received();
+
+  // A round in either direction is moving pages.
+  bool active() const noexcept { return !done_sent_ || received_.pages > 0; }
+  std::uint64_t round() const noexcept { return round_; }
+  std::size_t round_page_count() const noexcept { return pages_.size(); }
+  std::uint64_t round_pages_sent() const noexcept { return round_pages_sent_; }
+  std::uint64_t round_bytes_sent() const noexcept { return round_bytes_sent_; }
+
+ private:
+  std::optional<CatchupSend> next_step();
+
+  // Constant after construction.
+  CatchupConfig config_;
+  CatchupSource source_;
+
+  DigestAccumulator incoming_digests_;
+  // Our digests: a set queued and not yet written, and a request that came meanwhile.
+  bool digests_unsent_ = false;
+  bool digests_again_ = false;
+  bool digests_again_reply_ = false;
+  // Our outgoing round: pages whose state the peer lacks.
+  std::uint64_t round_ = 0;  // bumps when a new round replaces the old one
+  std::vector<std::uint64_t> pages_;
+  std::size_t next_page_ = 0;
+  bool done_sent_ = true;
+  int steps_in_flight_ = 0;  // queued steps (any round) not yet written
+  std::uint64_t round_pages_sent_ = 0;
+  std::uint64_t round_bytes_sent_ = 0;
+  ReceivedRound received_;
+};
+
+}  // namespace wmd::proto

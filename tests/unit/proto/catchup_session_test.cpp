@@ -1,0 +1,212 @@
+// CatchupSession: the catch-up exchange with one peer, driven without sockets or an engine (a
+// table of page states answers for it).
+#include "proto/catchup_session.hpp"
+
+#include <doctest/doctest.h>
+
+#include <map>
+
+namespace wmd::proto {
+namespace {
+
+constexpr std::uint32_t kPage = 4096;
+constexpr std::uint64_t kZeroDigest = 0x2e40;
+
+// The engine's side: pages 0..count-1 with digest 100 + page (page 0 changed locally once).
+struct FakeEngine {
+  std::map<std::uint64_t, std::uint64_t> digests;
+  int exports = 0;
+  bool pending_local_change = true;
+
+  CatchupSource source() {
+    CatchupSource s;
+    s.size_bytes = [] { return 64 * kPage; };
+    s.zero_page_digest = [] { return kZeroDigest; };
+    s.nonzero_digests = [this] {
+      std::vector<PageDigest> out;
+      for (const auto& [page, digest] : digests) out.push_back({page, digest});
+      return out;
+    };
+    s.export_page = [this](std::uint64_t page) -> Result<ExportedPage> {
+      ++exports;
+      ExportedPage exported;
+      exported.state.page_index = page;
+      exported.state.bytes.assign(kPage, static_cast<std::uint8_t>(page));
+      exported.state.versions.push_back({0, kPage, Timestamp{1, "a"}});
+      if (page == 0 && pending_local_change) {
+        pending_local_change = false;
+        Patch patch;
+        patch.origin = "a";
+        patch.lamport = 2;
+        patch.seq = 1;
+        patch.runs.push_back(Run{0, 1});
+        patch.bytes.push_back(7);
+        exported.local_patches.push_back(patch);
+      }
+      return exported;
+    };
+    return s;
+  }
+};
+
+FakeEngine engine_with_pages(std::uint64_t count) {
+  FakeEngine engine;
+  for (std::uint64_t page = 0; page < count; ++page) engine.digests[page] = 100 + page;
+  return engine;
+}
+
+// Steps of about one page each, two in flight.
+CatchupConfig small_steps() {
+  return CatchupConfig{64 * 1024, kPage, 2};
+}
+
+DigestSet peer_holding_nothing(bool reply_requested = false) {
+  DigestSet set;
+  set.size_bytes = 64 * kPage;
+  set.reply_requested = reply_requested;
+  return set;
+}
+
+std::vector<std::uint64_t> pages_in(const CatchupSend& send) {
+  std::vector<std::uint64_t> pages;
+  for (const auto& message : send.messages) {
+    if (const auto* states = std::get_if<PageStates>(&message)) {
+      for (const auto& state : states->pages) pages.push_back(state.page_index);
+    }
+  }
+  return pages;
+}
+
+bool ends_round(const CatchupSend& send) {
+  return !send.messages.empty() && std::holds_alternative<CatchupDone>(send.messages.back());
+}
+
+}  // namespace
+
+TEST_CASE("our digests go out one set at a time; a request meanwhile follows the written set") {
+  FakeEngine engine = engine_with_pages(3);
+  CatchupSession session(small_steps(), engine.source());
+  auto first = session.request_digests(false);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].kind == CatchupSend::Kind::digests);
+  REQUIRE(first[0].messages.size() == 1);
+  const auto& digests = std::get<Digests>(first[0].messages[0]);
+  CHECK(digests.last);
+  CHECK(digests.digests.size() == 3);
+  CHECK_FALSE(digests.reply_requested);
+
+  CHECK(session.request_digests(true).empty());   // queued behind the first set
+  CHECK(session.request_digests(false).empty());  // merged with it
+  auto again = session.written(CatchupSend::Kind::digests);
+  REQUIRE(again.size() == 1);
+  CHECK(std::get<Digests>(again[0].messages.back()).reply_requested);
+  CHECK(session.written(CatchupSend::Kind::digests).empty());  // nothing else waited
+}
+
+TEST_CASE("a round sends the pages the peer lacks in flow-controlled steps, then CatchupDone") {
+  FakeEngine engine = engine_with_pages(5);
+  CatchupSession session(small_steps(), engine.source());
+  DigestSet theirs = peer_holding_nothing();
+  theirs.digests = {{1, 101}, {3, 999}};  // page 1 equal, page 3 different
+  auto sends = session.start_round(theirs);
+  CHECK(session.active());
+  CHECK(session.round_page_count() == 4);  // 0, 2, 3, 4
+  REQUIRE(sends.size() == 2);              // two steps in flight, then it waits
+  CHECK(pages_in(sends[0]) == std::vector<std::uint64_t>{0});
+  CHECK(pages_in(sends[1]) == std::vector<std::uint64_t>{2});
+  CHECK(engine.exports == 2);
+
+  auto next = session.written(CatchupSend::Kind::step);
+  REQUIRE(next.size() == 1);
+  CHECK(pages_in(next[0]) == std::vector<std::uint64_t>{3});
+  next = session.written(CatchupSend::Kind::step);
+  REQUIRE(next.size() == 1);
+  CHECK(pages_in(next[0]) == std::vector<std::uint64_t>{4});
+  CHECK(next[0].round_finished);
+  REQUIRE(ends_round(next[0]));
+  CHECK(std::get<CatchupDone>(next[0].messages.back()).pages_sent == 4);
+  CHECK(session.round_pages_sent() == 4);
+  CHECK(session.round_bytes_sent() == 4 * kPage);
+  CHECK_FALSE(session.active());
+  CHECK(session.written(CatchupSend::Kind::step).empty());
+  CHECK(session.written(CatchupSend::Kind::step).empty());
+}
+
+TEST_CASE("the local changes an export absorbed come back with its step") {
+  FakeEngine engine = engine_with_pages(1);
+  CatchupSession session(small_steps(), engine.source());
+  auto sends = session.start_round(peer_holding_nothing());
+  REQUIRE(sends.size() == 1);
+  REQUIRE(sends[0].local_patches.size() == 1);
+  CHECK(sends[0].local_patches[0].runs[0] == Run{0, 1});
+}
+
+TEST_CASE("a peer asking for a reply gets our digests before our page states") {
+  FakeEngine engine = engine_with_pages(1);
+  CatchupSession session(small_steps(), engine.source());
+  auto sends = session.start_round(peer_holding_nothing(/*reply_requested=*/true));
+  REQUIRE(sends.size() == 2);
+  CHECK(sends[0].kind == CatchupSend::Kind::digests);
+  CHECK_FALSE(std::get<Digests>(sends[0].messages[0]).reply_requested);
+  CHECK(sends[1].kind == CatchupSend::Kind::step);
+  CHECK(ends_round(sends[1]));
+}
+
+TEST_CASE("a new round replaces the one being sent; steps in flight count across rounds") {
+  FakeEngine engine = engine_with_pages(6);
+  CatchupSession session(small_steps(), engine.source());
+  const auto first_round = session.start_round(peer_holding_nothing());
+  CHECK(first_round.size() == 2);
+  CHECK(session.start_round(peer_holding_nothing()).empty());  // two steps still queued
+  CHECK(session.round() == 2);
+  auto next = session.written(CatchupSend::Kind::step);
+  REQUIRE(next.size() == 1);
+  CHECK(pages_in(next[0]) == std::vector<std::uint64_t>{0});  // the new round, from its start
+}
+
+TEST_CASE("a round with nothing to send is only a CatchupDone") {
+  FakeEngine engine;
+  CatchupSession session(small_steps(), engine.source());
+  auto sends = session.start_round(peer_holding_nothing());
+  REQUIRE(sends.size() == 1);
+  REQUIRE(sends[0].messages.size() == 1);
+  CHECK(std::get<CatchupDone>(sends[0].messages[0]).pages_sent == 0);
+}
+
+TEST_CASE("a page whose state does not fit a frame is reported and left out") {
+  FakeEngine engine = engine_with_pages(2);
+  CatchupSession session(CatchupConfig{4096 + kPage, kPage, 2}, engine.source());
+  auto sends = session.start_round(peer_holding_nothing());
+  REQUIRE(sends.size() == 1);
+  CHECK(sends[0].oversized_pages.size() == 2);
+  CHECK(sends[0].oversized_pages[0].page == 0);
+  CHECK(sends[0].oversized_pages[0].version_runs == 1);
+  CHECK(pages_in(sends[0]).empty());
+  CHECK(std::get<CatchupDone>(sends[0].messages.back()).pages_sent == 0);
+}
+
+TEST_CASE("the peer's page states are counted until its CatchupDone") {
+  FakeEngine engine;
+  CatchupSession session(small_steps(), engine.source());
+  CHECK_FALSE(session.active());
+  session.page_state_received(kPage);
+  session.page_state_received(kPage);
+  CHECK(session.active());
+  const ReceivedRound received = session.catchup_done_received();
+  CHECK(received.pages == 2);
+  CHECK(received.bytes == 2 * kPage);
+  CHECK_FALSE(session.active());
+  CHECK(session.catchup_done_received().pages == 0);
+}
+
+TEST_CASE("the peer's digest chunks make a set at the last one") {
+  FakeEngine engine;
+  CatchupSession session(small_steps(), engine.source());
+  CHECK_FALSE(session.receive_digests(Digests{kPage, false, false, {{1, 5}}}));
+  auto set = session.receive_digests(Digests{kPage, true, true, {{2, 6}}});
+  REQUIRE(set);
+  CHECK(set->reply_requested);
+  CHECK(set->digests.size() == 2);
+}
+
+}  // namespace wmd::proto
