@@ -16,7 +16,18 @@
 namespace wmd::daemon {
 namespace {
 
-enum class Kind { text, size, count, octal, host_port, host_port_list, log_level, tracking, flag };
+enum class Kind {
+  text,
+  size,
+  count,
+  octal,
+  host_port,
+  host_port_or_port,  // "HOST:PORT", or a bare "PORT" meaning 127.0.0.1:PORT
+  host_port_list,
+  log_level,
+  tracking,
+  flag
+};
 
 using Target =
     std::variant<std::string Options::*, std::uint64_t Options::*, std::uint32_t Options::*,
@@ -118,6 +129,15 @@ const std::array kOptions{
     OptionSpec{"metrics", "HOST:PORT", nullptr,
                "serve Prometheus metrics at http://HOST:PORT/metrics", Kind::host_port, 0, 0, false,
                &Options::metrics},
+    OptionSpec{"ws-listen", "[HOST:]PORT", nullptr,
+               "also accept peers over WebSocket (browsers, Node without the addon) at "
+               "ws://HOST:PORT/ (wss:// with --tls-cert); a bare PORT listens on 127.0.0.1; "
+               "needs --ws-token-file",
+               Kind::host_port_or_port, 0, 0, false, &Options::ws_listen},
+    OptionSpec{"ws-token-file", "FILE", nullptr,
+               "file holding the token WebSocket clients must present (ws://HOST:PORT/?token=... "
+               "or Authorization: Bearer); others get HTTP 401",
+               Kind::text, 1, 4096, false, &Options::ws_token_file},
 };
 
 [[noreturn]] void fail(const std::string& message) {
@@ -161,8 +181,11 @@ void apply_one(Options& options, const OptionSpec& spec, const std::string& raw)
       options.*std::get<std::string Options::*>(spec.target) = raw;
       return;
     }
-    case Kind::host_port: {
-      auto parsed = net::parse_host_port(raw);
+    case Kind::host_port:
+    case Kind::host_port_or_port: {
+      const bool bare_port = spec.kind == Kind::host_port_or_port && !raw.empty() &&
+                             raw.find_first_not_of("0123456789") == std::string::npos;
+      auto parsed = net::parse_host_port(bare_port ? "127.0.0.1:" + raw : raw);
       if (!parsed.ok()) fail(flag + ": '" + raw + "' is not HOST:PORT (port 1-65535)");
       options.*std::get<net::HostPort Options::*>(spec.target) = *parsed;
       return;
@@ -228,6 +251,14 @@ void check_together(const Options& options) {
       !options.tls_cert.empty() + !options.tls_key.empty() + !options.tls_ca.empty();
   if (tls_files != 0 && tls_files != 3) {
     fail("--tls-cert, --tls-key and --tls-ca go together: give all three or none");
+  }
+  if (options.ws_listen.port != 0 && options.ws_token_file.empty()) {
+    fail(
+        "--ws-listen: needs --ws-token-file (any web page the user opens can reach a "
+        "WebSocket port, loopback included)");
+  }
+  if (options.ws_listen.port == 0 && !options.ws_token_file.empty()) {
+    fail("--ws-token-file: only with --ws-listen");
   }
   if (!is_valid_peer_id(options.id)) {
     fail("--id: '" + options.id + "' must be 1-64 printable ASCII characters without spaces");

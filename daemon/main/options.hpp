@@ -41,7 +41,9 @@ struct Options {
   std::string tls_cert;
   std::string tls_key;
   std::string tls_ca;
-  net::HostPort metrics;  // port 0: no metrics endpoint
+  net::HostPort metrics;      // port 0: no metrics endpoint
+  net::HostPort ws_listen;    // port 0: no WebSocket endpoint
+  std::string ws_token_file;  // required with ws_listen
   std::string config_file;
   std::string log_level = "info";
 };

@@ -25,6 +25,7 @@
 #include "daemon/net/mesh.hpp"
 #include "daemon/net/metrics_server.hpp"
 #include "daemon/net/tls_context.hpp"
+#include "daemon/net/ws_upgrade.hpp"
 #include "daemon/segment/segment.hpp"
 #include "daemon/tracker/kernel/kernel_probe.hpp"
 #include "daemon/tracker/kernel/tracking_mode.hpp"
@@ -131,6 +132,41 @@ std::shared_ptr<asio::ssl::context> make_tls(const Options& options) {
   spdlog::info("mutual TLS on every peer connection (CA {}); plaintext peers are refused",
                options.tls_ca);
   return std::move(context).value();
+}
+
+// The WebSocket endpoint (--ws-listen): its token and, with --tls-cert, a server-only TLS
+// context. Like TLS, before the segment. Port 0: none.
+struct WebSocketEndpoint {
+  wmd::net::HostPort listen;
+  std::shared_ptr<const wmd::net::WsToken> token;
+  std::shared_ptr<asio::ssl::context> tls;
+};
+
+WebSocketEndpoint make_websocket(const Options& options) {
+  if (options.ws_listen.port == 0) return {};
+  std::string why;
+  auto token = wmd::net::WsToken::from_file(options.ws_token_file, &why);
+  if (!token.ok()) {
+    spdlog::error("cannot set up the WebSocket endpoint: {}", why);
+    throw StartupFailure{kExitConfig};
+  }
+  WebSocketEndpoint endpoint{options.ws_listen,
+                             std::make_shared<const wmd::net::WsToken>(std::move(token).value()),
+                             nullptr};
+  if (!options.tls_cert.empty()) {
+    auto context = wmd::net::make_tls_server_context({options.tls_cert, options.tls_key, ""}, &why);
+    if (!context.ok()) {
+      spdlog::error("cannot set up TLS for WebSocket clients: {}", why);
+      throw StartupFailure{kExitConfig};
+    }
+    endpoint.tls = std::move(context).value();
+  } else if (!is_loopback(options.ws_listen.host)) {
+    spdlog::warn(
+        "WebSocket clients at ws://{}/ WITHOUT TLS: the token and the segment's bytes cross the "
+        "network in clear; give --tls-cert and --tls-key for wss://, or listen on 127.0.0.1",
+        options.ws_listen.to_string());
+  }
+  return endpoint;
 }
 
 // Change detection: before the segment, so that a refusal leaves nothing behind.
@@ -266,7 +302,8 @@ wmd::daemon::SegmentHooks segment_hooks(wmd::Segment& seg) {
 }
 
 wmd::net::MeshConfig mesh_config(const Options& options, const wmd::Engine& engine,
-                                 std::shared_ptr<asio::ssl::context> tls) {
+                                 std::shared_ptr<asio::ssl::context> tls,
+                                 WebSocketEndpoint websocket) {
   wmd::net::MeshConfig config;
   config.identity = {options.id, options.cluster, engine.page_size(), engine.max_size_bytes()};
   config.listen = options.listen;
@@ -278,6 +315,9 @@ wmd::net::MeshConfig mesh_config(const Options& options, const wmd::Engine& engi
   config.handshake_timeout = std::chrono::milliseconds(options.handshake_timeout_ms);
   config.tls = std::move(tls);
   config.max_connections = options.max_connections;
+  config.ws_listen = websocket.listen;
+  config.ws_token = std::move(websocket.token);
+  config.ws_tls = std::move(websocket.tls);
   config.seed =
       static_cast<std::uint64_t>(getpid()) ^
       static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
@@ -329,7 +369,9 @@ class SystemdStatusTimer {
 
 // Threads: network on this one, engine on the replicator's. Returns the exit code.
 int serve(const Options& options, wmd::Segment& segment, wmd::Engine& engine,
-          std::shared_ptr<asio::ssl::context> tls, const wmd::kernel::TrackingDecision& tracking) {
+          std::shared_ptr<asio::ssl::context> tls, WebSocketEndpoint websocket,
+          const wmd::kernel::TrackingDecision& tracking) {
+  const bool wss = websocket.tls != nullptr;
   asio::io_context net_io(1);
   // Registered before we listen: a SIGTERM that arrives while starting up is queued for the
   // handler below instead of killing the process with the default action.
@@ -337,13 +379,17 @@ int serve(const Options& options, wmd::Segment& segment, wmd::Engine& engine,
   wmd::daemon::SystemdNotifier systemd(net_io);
   wmd::daemon::Replicator replicator(engine, net_io, replicator_config(options, tracking),
                                      segment_hooks(segment));
-  wmd::net::Mesh mesh(net_io, mesh_config(options, engine, std::move(tls)),
+  wmd::net::Mesh mesh(net_io, mesh_config(options, engine, std::move(tls), std::move(websocket)),
                       replicator.mesh_callbacks());
   mesh.set_hello(replicator.initial_hello());
   replicator.attach(mesh);
   if (auto started = mesh.start(); !started.ok()) {
     spdlog::error("{}", mesh.last_error_text());
     return 1;
+  }
+  if (mesh.ws_listen_port() != 0) {
+    spdlog::info("WebSocket clients at {}://{}/?token=... (token from {})", wss ? "wss" : "ws",
+                 options.ws_listen.to_string(), options.ws_token_file);
   }
   auto metrics = start_metrics(options, net_io, replicator, mesh);
   segment.set_daemon_pid(static_cast<std::int32_t>(getpid()));
@@ -400,11 +446,13 @@ int serve(const Options& options, wmd::Segment& segment, wmd::Engine& engine,
 int run(const Options& options) {
   try {
     auto tls = make_tls(options);
+    auto websocket = make_websocket(options);
     const auto tracking = decide_change_detection(options);
     auto segment = open_segment(options);
     auto replication = open_engine(options, *segment);
     log_starting(options, *replication.engine, tracking);
-    return serve(options, *segment, *replication.engine, std::move(tls), tracking);
+    return serve(options, *segment, *replication.engine, std::move(tls), std::move(websocket),
+                 tracking);
   } catch (const StartupFailure& failure) {
     return failure.exit_code;
   }

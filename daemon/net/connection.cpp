@@ -6,7 +6,7 @@
 #include <boost/asio/write.hpp>
 
 #include "daemon/net/mesh.hpp"
-#include "daemon/net/tls_stream.hpp"
+#include "daemon/net/peer_stream.hpp"
 
 namespace wmd::net {
 namespace {
@@ -38,7 +38,16 @@ proto::Limits handshake_limits(const MeshConfig& config) {
   return limits;
 }
 
-PeerStream make_stream(const MeshConfig& config, asio::ip::tcp::socket socket) {
+PeerStream make_stream(const MeshConfig& config, asio::ip::tcp::socket socket,
+                       Transport transport) {
+  if (transport == Transport::websocket) {
+    // A message holds at most one whole frame (header included) when clients follow the
+    // protocol; anything larger is refused before it is buffered.
+    WsServerSettings settings{config.ws_token,
+                              std::uint64_t{config.max_frame_bytes} + proto::kFrameHeaderBytes,
+                              config.handshake_timeout};
+    return PeerStream(std::move(socket), std::move(settings), config.ws_tls);
+  }
   if (config.tls) return PeerStream(std::move(socket), config.tls);
   return PeerStream(std::move(socket));
 }
@@ -46,9 +55,9 @@ PeerStream make_stream(const MeshConfig& config, asio::ip::tcp::socket socket) {
 }  // namespace
 
 Connection::Connection(Mesh& mesh, asio::ip::tcp::socket socket, std::uint64_t session_id,
-                       bool outbound, int dialer_index)
+                       bool outbound, int dialer_index, Transport transport)
     : mesh_(mesh),
-      stream_(make_stream(mesh.config(), std::move(socket))),
+      stream_(make_stream(mesh.config(), std::move(socket), transport)),
       timer_(stream_.socket().get_executor()),
       id_(session_id),
       outbound_(outbound),
@@ -59,29 +68,36 @@ Connection::Connection(Mesh& mesh, asio::ip::tcp::socket socket, std::uint64_t s
   const auto remote = stream_.socket().remote_endpoint(ec);
   address_ =
       ec ? std::string("?") : HostPort{remote.address().to_string(), remote.port()}.to_string();
+  if (transport == Transport::websocket) address_ = (stream_.is_tls() ? "wss:" : "ws:") + address_;
 }
 
 void Connection::start() {
   boost::system::error_code ignored;
   stream_.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
   started_ = last_received_ = last_heartbeat_sent_ = Clock::now();
-  schedule_tick();  // the handshake timeout covers the TLS handshake too
-  if (!stream_.is_tls()) {
+  schedule_tick();  // the handshake timeout covers the TLS and WebSocket handshakes too
+  if (!stream_.has_handshake()) {
     begin_protocol();
     return;
   }
-  tls_pending_ = true;
+  transport_pending_ = true;
   stream_.async_handshake(outbound_, [self = shared_from_this()](boost::system::error_code ec) {
     if (self->closed_) return;
+    const char* what = self->stream_.is_websocket() ? "WebSocket" : "TLS";
     if (ec) {
-      spdlog::warn("TLS handshake {} {} failed: {}; connection refused",
-                   self->outbound_ ? "to" : "from", self->address_, describe_tls_error(ec));
+      spdlog::warn("{} handshake {} {} failed: {}; connection refused", what,
+                   self->outbound_ ? "to" : "from", self->address_,
+                   self->stream_.describe_handshake_error(ec));
       self->close(ec);
       return;
     }
-    self->tls_pending_ = false;
-    spdlog::debug("TLS established {} {} (peer certificate {})", self->outbound_ ? "to" : "from",
-                  self->address_, self->stream_.peer_subject());
+    self->transport_pending_ = false;
+    if (self->stream_.is_websocket()) {
+      spdlog::debug("WebSocket session from {} accepted", self->address_);
+    } else {
+      spdlog::debug("TLS established {} {} (peer certificate {})", self->outbound_ ? "to" : "from",
+                    self->address_, self->stream_.peer_subject());
+    }
     self->begin_protocol();
   });
 }
@@ -108,7 +124,7 @@ void Connection::mark_established(std::string peer_id) {
 
 void Connection::close_with_error(std::error_code reason, const std::string& detail) {
   if (closed_ || closing_) return;
-  if (tls_pending_) {  // no channel for an Error frame yet
+  if (transport_pending_) {  // no channel for an Error frame yet
     close(reason);
     return;
   }
@@ -155,6 +171,10 @@ void Connection::read_some() {
 void Connection::on_read(boost::system::error_code ec, std::size_t n) {
   if (closed_ || closing_) return;
   if (ec) {
+    if (const auto why = stream_.read_failure(); !why.empty()) {
+      spdlog::warn("closing WebSocket connection {} {}: {}", peer_id_.empty() ? "from" : "to peer",
+                   peer_id_.empty() ? address_ : peer_id_ + " at " + address_, why);
+    }
     close(ec);
     return;
   }
@@ -233,7 +253,7 @@ void Connection::send_heartbeat(std::uint64_t token, bool reply) {
 }
 
 void Connection::write_some() {
-  if (closed_ || tls_pending_ || send_queue_.writing() || !send_queue_.has_pending()) return;
+  if (closed_ || transport_pending_ || send_queue_.writing() || !send_queue_.has_pending()) return;
   const auto batch = send_queue_.start_write(kMaxFramesPerWrite, kMaxBytesPerWrite);
   std::vector<asio::const_buffer> buffers;
   buffers.reserve(batch.size());

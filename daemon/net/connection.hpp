@@ -1,6 +1,7 @@
-// Connection: one TCP connection to a peer (over TLS when the mesh has a TLS context: the TLS
-// handshake comes first, and a failed one closes the connection before any wmd byte). Sends our
-// Hello first, then runs one read loop
+// Connection: one connection to a peer: TCP (over TLS when the mesh has a TLS context) or an
+// inbound WebSocket (--ws-listen). The transport's handshake (TLS, WebSocket upgrade) comes
+// first, and a failed one closes the connection before any wmd byte. Sends our Hello first,
+// then runs one read loop
 // (bytes -> proto::FrameReader -> messages to the Mesh) and one write loop (SendQueue ->
 // socket, several frames per write), plus one timer for the handshake timeout, heartbeats and
 // the heartbeat timeout. Keeps itself alive with shared_from_this while operations are
@@ -18,20 +19,24 @@
 #include <string>
 #include <system_error>
 
+#include "daemon/net/peer_stream.hpp"
 #include "daemon/net/send_queue.hpp"
-#include "daemon/net/tls_stream.hpp"
 #include "proto/codec.hpp"
 
 namespace wmd::net {
 
 class Mesh;
 
+// What carries a connection's frames. WebSocket connections are inbound only.
+enum class Transport { tcp, websocket };
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   // REQUIRES: mesh outlives every handler of this connection that can still run (the mesh is
   // destroyed only after its io_context stopped running).
+  // REQUIRES: for Transport::websocket, !outbound and mesh.config().ws_token non-null.
   Connection(Mesh& mesh, boost::asio::ip::tcp::socket socket, std::uint64_t session_id,
-             bool outbound, int dialer_index);
+             bool outbound, int dialer_index, Transport transport = Transport::tcp);
 
   void start();
   // Queues a frame; returns overflowed when broadcast frames had to be dropped.
@@ -84,7 +89,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const int dialer_index_;  // -1 for inbound
   std::string address_;
   std::string peer_id_;
-  bool tls_pending_ = false;  // the TLS handshake has not completed yet
+  bool transport_pending_ = false;  // the TLS or WebSocket handshake has not completed yet
   bool established_ = false;
   bool hello_received_ = false;
   bool closing_ = false;  // an Error frame is on its way; then close

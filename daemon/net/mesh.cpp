@@ -22,6 +22,16 @@ constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
 
 }  // namespace
 
+// A listening socket and what its connections carry.
+struct Mesh::Listener {
+  Listener(asio::io_context& io, Transport t) : acceptor(io), retry_timer(io), transport(t) {}
+
+  tcp::acceptor acceptor;
+  // Delays the next accept after a failed one (EMFILE would otherwise fail again at once).
+  asio::steady_timer retry_timer;
+  Transport transport;
+};
+
 // One --peers entry: resolves, connects, and after a disconnect waits with backoff.
 struct Mesh::Dialer {
   Dialer(asio::io_context& io, HostPort to, Backoff b)
@@ -42,9 +52,9 @@ Mesh::Mesh(asio::io_context& io, MeshConfig config, MeshCallbacks callbacks)
     : io_(io),
       config_(std::move(config)),
       callbacks_(std::move(callbacks)),
-      acceptor_(io),
-      shutdown_timer_(io),
-      accept_retry_timer_(io) {
+      listener_(std::make_unique<Listener>(io, Transport::tcp)),
+      ws_listener_(std::make_unique<Listener>(io, Transport::websocket)),
+      shutdown_timer_(io) {
   for (const auto& peer : config_.peers) add_dialer(peer);
   hello_.cluster = config_.identity.cluster;
   hello_.peer_id = config_.identity.peer_id;
@@ -70,41 +80,63 @@ void Mesh::add_peer(const HostPort& peer) {
   if (stopping_) return;
   if (!add_dialer(peer)) return;
   config_.peers.push_back(peer);
-  if (acceptor_.is_open()) schedule_dial(*dialers_.back(), std::chrono::milliseconds(0));
+  if (listener_->acceptor.is_open()) schedule_dial(*dialers_.back(), std::chrono::milliseconds(0));
 }
 
 Status Mesh::start() {
+  if (auto opened = open_listener(*listener_, config_.listen, "listen"); !opened.ok()) {
+    return opened;
+  }
+  if (config_.ws_listen.port != 0) {
+    if (auto opened = open_listener(*ws_listener_, config_.ws_listen, "accept WebSocket clients");
+        !opened.ok()) {
+      return opened;
+    }
+  }
+  start_accept(*listener_);
+  if (ws_listener_->acceptor.is_open()) start_accept(*ws_listener_);
+  for (auto& dialer : dialers_) schedule_dial(*dialer, std::chrono::milliseconds(0));
+  return {};
+}
+
+Status Mesh::open_listener(Listener& listener, const HostPort& where, const char* what) {
   boost::system::error_code ec;
-  const auto address = asio::ip::make_address(config_.listen.host, ec);
+  const auto address = asio::ip::make_address(where.host, ec);
   tcp::endpoint endpoint;
   if (ec) {
     tcp::resolver resolver(io_);
-    auto results = resolver.resolve(config_.listen.host, std::to_string(config_.listen.port), ec);
+    auto results = resolver.resolve(where.host, std::to_string(where.port), ec);
     if (ec || results.empty()) {
-      last_error_text_ = "cannot resolve listen address " + config_.listen.to_string() + ": " +
-                         (ec ? ec.message() : "no address");
+      last_error_text_ = std::string("cannot resolve the address to ") + what + " on " +
+                         where.to_string() + ": " + (ec ? ec.message() : "no address");
       return errc::io_error;
     }
     endpoint = results.begin()->endpoint();
   } else {
-    endpoint = tcp::endpoint(address, config_.listen.port);
+    endpoint = tcp::endpoint(address, where.port);
   }
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  auto& acceptor = listener.acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    last_error_text_ = "cannot listen on " + config_.listen.to_string() + ": " + ec.message();
+    last_error_text_ =
+        std::string("cannot ") + what + " on " + where.to_string() + ": " + ec.message();
     return errc::io_error;
   }
-  start_accept();
-  for (auto& dialer : dialers_) schedule_dial(*dialer, std::chrono::milliseconds(0));
   return {};
 }
 
 std::uint16_t Mesh::listen_port() const {
   boost::system::error_code ec;
-  const auto endpoint = acceptor_.local_endpoint(ec);
+  const auto endpoint = listener_->acceptor.local_endpoint(ec);
+  return ec ? 0 : endpoint.port();
+}
+
+std::uint16_t Mesh::ws_listen_port() const {
+  boost::system::error_code ec;
+  const auto endpoint = ws_listener_->acceptor.local_endpoint(ec);
   return ec ? 0 : endpoint.port();
 }
 
@@ -120,35 +152,37 @@ Frame Mesh::hello_frame() const {
   return encode_frame(hello_);
 }
 
-void Mesh::start_accept() {
-  acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || stopping_) return;
-    if (ec) {
-      spdlog::warn("accept failed: {}; accepting again in {} ms", ec.message(),
-                   kAcceptRetryDelay.count());
-      accept_retry_timer_.expires_after(kAcceptRetryDelay);
-      accept_retry_timer_.async_wait([this](boost::system::error_code timer_ec) {
-        if (!timer_ec && !stopping_) start_accept();
+void Mesh::start_accept(Listener& listener) {
+  listener.acceptor.async_accept(
+      [this, &listener](boost::system::error_code ec, tcp::socket socket) {
+        if (ec == asio::error::operation_aborted || stopping_) return;
+        if (ec) {
+          spdlog::warn("accept failed: {}; accepting again in {} ms", ec.message(),
+                       kAcceptRetryDelay.count());
+          listener.retry_timer.expires_after(kAcceptRetryDelay);
+          listener.retry_timer.async_wait([this, &listener](boost::system::error_code timer_ec) {
+            if (!timer_ec && !stopping_) start_accept(listener);
+          });
+          return;
+        }
+        if (connections_.size() >= config_.max_connections) {
+          ++closed_totals_.connections_rejected;
+          boost::system::error_code peer_ec;
+          const auto remote = socket.remote_endpoint(peer_ec);
+          spdlog::warn("refusing {}connection from {}: {} connections open (--max-connections {})",
+                       listener.transport == Transport::websocket ? "WebSocket " : "",
+                       peer_ec ? std::string("?")
+                               : HostPort{remote.address().to_string(), remote.port()}.to_string(),
+                       connections_.size(), config_.max_connections);
+          boost::system::error_code ignored;
+          socket.close(ignored);
+        } else {
+          auto connection = std::make_shared<Connection>(
+              *this, std::move(socket), next_session_id_++, false, -1, listener.transport);
+          register_connection(connection);
+        }
+        start_accept(listener);
       });
-      return;
-    }
-    if (connections_.size() >= config_.max_connections) {
-      ++closed_totals_.connections_rejected;
-      boost::system::error_code peer_ec;
-      const auto remote = socket.remote_endpoint(peer_ec);
-      spdlog::warn("refusing connection from {}: {} connections open (--max-connections {})",
-                   peer_ec ? std::string("?")
-                           : HostPort{remote.address().to_string(), remote.port()}.to_string(),
-                   connections_.size(), config_.max_connections);
-      boost::system::error_code ignored;
-      socket.close(ignored);
-    } else {
-      auto connection =
-          std::make_shared<Connection>(*this, std::move(socket), next_session_id_++, false, -1);
-      register_connection(connection);
-    }
-    start_accept();
-  });
 }
 
 void Mesh::register_connection(const std::shared_ptr<Connection>& connection) {
@@ -423,8 +457,10 @@ void Mesh::shutdown(std::chrono::milliseconds flush_timeout, std::function<void(
   shutdown_done_ = std::move(done);
   shutdown_deadline_ = Clock::now() + flush_timeout;
   boost::system::error_code ignored;
-  acceptor_.close(ignored);
-  accept_retry_timer_.cancel(ignored);
+  for (auto* listener : {listener_.get(), ws_listener_.get()}) {
+    listener->acceptor.close(ignored);
+    listener->retry_timer.cancel(ignored);
+  }
   for (auto& dialer : dialers_) {
     dialer->timer.cancel(ignored);
     dialer->resolver.cancel();

@@ -1,4 +1,5 @@
-// Mesh: the daemon's TCP full mesh. Listens for peers, dials every configured peer (with
+// Mesh: the daemon's TCP full mesh. Listens for peers (and, with --ws-listen, for WebSocket
+// clients, which become peer sessions like any other), dials every configured peer (with
 // exponential backoff and jitter), runs the handshake and keeps exactly one connection per
 // peer pair, and moves encoded frames between the connections and the replicator. It never
 // decides bytes: everything that is not handshake or heartbeat goes to MeshCallbacks.
@@ -34,6 +35,8 @@ class context;
 namespace wmd::net {
 
 class Connection;
+class WsToken;
+enum class Transport;
 using SessionId = std::uint64_t;
 
 struct MeshConfig {
@@ -54,6 +57,13 @@ struct MeshConfig {
   std::shared_ptr<boost::asio::ssl::context> tls;
   // Live connections (both directions) above which inbound ones are closed at once.
   std::size_t max_connections = 64;
+  // WebSocket endpoint (port 0: none). Clients must present ws_token; every limit above
+  // applies to them as to TCP peers.
+  HostPort ws_listen;
+  std::shared_ptr<const WsToken> ws_token;  // REQUIRES: non-null when ws_listen.port != 0
+  // wss:// when set: a server-only context (make_tls_server_context), browsers have no
+  // client certificate.
+  std::shared_ptr<boost::asio::ssl::context> ws_tls;
 };
 
 struct SessionInfo {
@@ -131,11 +141,12 @@ class Mesh {
   Mesh(const Mesh&) = delete;
   Mesh& operator=(const Mesh&) = delete;
 
-  // Binds the listening socket and starts dialing. Errors: io_error (bind/listen failed;
-  // last_error_text() says why).
+  // Binds the listening sockets (TCP, and WebSocket when configured) and starts dialing.
+  // Errors: io_error (bind/listen failed; last_error_text() says why).
   Status start();
   const std::string& last_error_text() const noexcept { return last_error_text_; }
   std::uint16_t listen_port() const;
+  std::uint16_t ws_listen_port() const;  // 0 when there is no WebSocket endpoint
 
   // Dials one more peer as if config.peers had held it: at once when started, else from
   // start(). For a peer whose port is known only once it listens (port 0). Ignored while
@@ -174,7 +185,9 @@ class Mesh {
 
   // Appends a dialer for peer unless it is our own listen address; false when it was.
   bool add_dialer(const HostPort& peer);
-  void start_accept();
+  struct Listener;
+  Status open_listener(Listener& listener, const HostPort& where, const char* what);
+  void start_accept(Listener& listener);
   void schedule_dial(Dialer& dialer, std::chrono::milliseconds delay);
   void dial(Dialer& dialer);
   void dial_failed(Dialer& dialer, const std::string& why);
@@ -185,7 +198,8 @@ class Mesh {
   boost::asio::io_context& io_;
   MeshConfig config_;
   MeshCallbacks callbacks_;
-  boost::asio::ip::tcp::acceptor acceptor_;
+  std::unique_ptr<Listener> listener_;     // peers (--listen)
+  std::unique_ptr<Listener> ws_listener_;  // WebSocket clients (--ws-listen); may stay closed
   std::vector<std::unique_ptr<Dialer>> dialers_;
   std::map<SessionId, std::shared_ptr<Connection>> connections_;  // every live connection
   std::map<std::string, SessionId> established_;                  // peer id -> its session
@@ -196,8 +210,6 @@ class Mesh {
   std::function<void()> shutdown_done_;
   std::chrono::steady_clock::time_point shutdown_deadline_;
   boost::asio::steady_timer shutdown_timer_;
-  // Delays the next accept after a failed one (EMFILE would otherwise fail again at once).
-  boost::asio::steady_timer accept_retry_timer_;
   // Totals of closed sessions, for snapshot().
   MeshSnapshot closed_totals_;
   // Per peer id, the counters of its closed sessions (bounded by the peers we ever talked to).

@@ -21,9 +21,8 @@ std::string describe(const boost::system::error_code& ec) {
   return text;
 }
 
-}  // namespace
-
-Result<std::shared_ptr<ssl::context>> make_tls_context(const TlsFiles& files,
+// The part both contexts share: protocol versions, certificate and key.
+Result<std::shared_ptr<ssl::context>> load_certificate(const TlsFiles& files,
                                                        std::string* error_text) {
   auto context = std::make_shared<ssl::context>(ssl::context::tls);
   boost::system::error_code ec;
@@ -47,13 +46,46 @@ Result<std::shared_ptr<ssl::context>> make_tls_context(const TlsFiles& files,
     }
     return errc::invalid_config;
   }
+  SSL_CTX_set_options(context->native_handle(), SSL_OP_NO_TICKET);
+  return context;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<ssl::context>> make_tls_context(const TlsFiles& files,
+                                                       std::string* error_text) {
+  auto loaded = load_certificate(files, error_text);
+  if (!loaded.ok()) return loaded;
+  auto context = std::move(loaded).value();
+  boost::system::error_code ec;
   context->load_verify_file(files.ca_file, ec);
-  if (!step("cannot load --tls-ca", files.ca_file)) return errc::invalid_config;
+  if (ec) {
+    if (error_text != nullptr) {
+      *error_text = "cannot load --tls-ca " + files.ca_file + ": " + describe(ec);
+    }
+    return errc::invalid_config;
+  }
   // Both directions: a server asks for the client's certificate and refuses the handshake
   // without one; a client refuses a server whose certificate the CA did not sign.
   context->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert, ec);
-  if (!step("TLS verify mode", "")) return errc::invalid_config;
-  SSL_CTX_set_options(context->native_handle(), SSL_OP_NO_TICKET);
+  if (ec) {
+    if (error_text != nullptr) *error_text = "TLS verify mode: " + describe(ec);
+    return errc::invalid_config;
+  }
+  return context;
+}
+
+Result<std::shared_ptr<ssl::context>> make_tls_server_context(const TlsFiles& files,
+                                                              std::string* error_text) {
+  auto loaded = load_certificate(files, error_text);
+  if (!loaded.ok()) return loaded;
+  auto context = std::move(loaded).value();
+  boost::system::error_code ec;
+  context->set_verify_mode(ssl::verify_none, ec);
+  if (ec) {
+    if (error_text != nullptr) *error_text = "TLS verify mode: " + describe(ec);
+    return errc::invalid_config;
+  }
   return context;
 }
 

@@ -71,3 +71,63 @@ def parse_hello(body):
 def parse_error(body):
     code, n = struct.unpack_from("<HH", body, 0)
     return code, body[4 : 4 + n].decode(errors="replace")
+
+
+def digests(size, entries=(), last=True, reply_requested=False):
+    """entries: sorted (page_index, digest) pairs."""
+    body = struct.pack("<QB", size, (1 if last else 0) | (2 if reply_requested else 0))
+    body += varint(len(entries))
+    previous = -1
+    for index, digest in entries:
+        body += varint(index - previous - 1) + struct.pack("<Q", digest)
+        previous = index
+    return frame(DIGESTS, body)
+
+
+def read_varint(data, pos):
+    value, shift = 0, 0
+    while True:
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, pos
+        shift += 7
+
+
+def parse_page_states(body, page_size):
+    """{page_index: page bytes} of a PageStates body (version runs skipped)."""
+    count, pos = read_varint(body, 0)
+    for _ in range(count):
+        pos += 1 + body[pos]
+    pages = {}
+    count, pos = read_varint(body, pos)
+    for _ in range(count):
+        index, pos = read_varint(body, pos)
+        pages[index] = body[pos : pos + page_size]
+        pos += page_size
+        runs, pos = read_varint(body, pos)
+        for _ in range(3 * runs):
+            _, pos = read_varint(body, pos)
+    return pages
+
+
+def parse_patch(body):
+    """(origin, [(offset, bytes)]) of a Patch body."""
+    n = body[0]
+    origin = body[1 : 1 + n].decode()
+    pos = 1 + n
+    _, pos = read_varint(body, pos)  # seq
+    _, pos = read_varint(body, pos)  # lamport
+    count, pos = read_varint(body, pos)
+    spans, end = [], 0
+    for _ in range(count):
+        gap, pos = read_varint(body, pos)
+        length, pos = read_varint(body, pos)
+        spans.append((end + gap, length))
+        end += gap + length
+    runs = []
+    for offset, length in spans:
+        runs.append((offset, body[pos : pos + length]))
+        pos += length
+    return origin, runs

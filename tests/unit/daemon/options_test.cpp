@@ -305,3 +305,27 @@ TEST_CASE("--help and the config file know the change detection options") {
 
 }  // namespace
 }  // namespace wmd::daemon
+
+namespace wmd::daemon {
+namespace {
+
+TEST_CASE("--ws-listen is off by default; a bare port listens on loopback") {
+  CHECK(parse({"--segment", "/s"}).ws_listen.port == 0);
+  const auto bare = parse({"--segment", "/s", "--ws-listen", "7412", "--ws-token-file", "t"});
+  CHECK(bare.ws_listen == net::HostPort{"127.0.0.1", 7412});
+  CHECK(bare.ws_token_file == "t");
+  const auto wide =
+      parse({"--segment", "/s", "--ws-listen", "0.0.0.0:7412", "--ws-token-file", "t"});
+  CHECK(wide.ws_listen == net::HostPort{"0.0.0.0", 7412});
+  CHECK(exit_code_of({"--segment", "/s", "--ws-listen", "70000", "--ws-token-file", "t"}) == 2);
+}
+
+TEST_CASE("--ws-listen needs --ws-token-file, and the token file needs --ws-listen") {
+  CHECK(error_of({"--segment", "/s", "--ws-listen", "7412"}).find("--ws-token-file") !=
+        std::string::npos);
+  CHECK(error_of({"--segment", "/s", "--ws-token-file", "t"}).find("--ws-listen") !=
+        std::string::npos);
+}
+
+}  // namespace
+}  // namespace wmd::daemon

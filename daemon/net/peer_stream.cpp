@@ -1,4 +1,4 @@
-#include "daemon/net/tls_stream.hpp"
+#include "daemon/net/peer_stream.hpp"
 
 #include <openssl/err.h>
 
@@ -19,17 +19,25 @@ namespace asio = boost::asio;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
+// Exactly one of plain, tls and ws is set.
 struct PeerStream::Impl {
   explicit Impl(tcp::socket s) : plain(std::move(s)) {}
   Impl(tcp::socket s, std::shared_ptr<ssl::context> c)
       : context(std::move(c)), tls(std::in_place, std::move(s), *context) {}
+  Impl(tcp::socket s, WsServerSettings settings, std::shared_ptr<ssl::context> c)
+      : ws(c ? std::make_unique<WsServerStream>(std::move(s), std::move(settings), std::move(c))
+             : std::make_unique<WsServerStream>(std::move(s), std::move(settings))) {}
 
-  tcp::socket& socket() { return tls ? tls->next_layer() : *plain; }
+  tcp::socket& socket() {
+    if (ws) return ws->socket();
+    return tls ? tls->next_layer() : *plain;
+  }
 
   std::optional<tcp::socket> plain;
   std::shared_ptr<ssl::context> context;  // outlives the stream that uses it
   std::optional<ssl::stream<tcp::socket>> tls;
   std::vector<std::uint8_t> gathered;  // TLS write buffer
+  std::unique_ptr<WsServerStream> ws;
 };
 
 PeerStream::PeerStream(tcp::socket socket) : impl_(std::make_unique<Impl>(std::move(socket))) {}
@@ -37,12 +45,20 @@ PeerStream::PeerStream(tcp::socket socket) : impl_(std::make_unique<Impl>(std::m
 PeerStream::PeerStream(tcp::socket socket, std::shared_ptr<ssl::context> context)
     : impl_(std::make_unique<Impl>(std::move(socket), std::move(context))) {}
 
+PeerStream::PeerStream(tcp::socket socket, WsServerSettings settings,
+                       std::shared_ptr<ssl::context> tls)
+    : impl_(std::make_unique<Impl>(std::move(socket), std::move(settings), std::move(tls))) {}
+
 PeerStream::PeerStream(PeerStream&&) noexcept = default;
 PeerStream& PeerStream::operator=(PeerStream&&) noexcept = default;
 PeerStream::~PeerStream() = default;
 
 bool PeerStream::is_tls() const noexcept {
-  return impl_->tls.has_value();
+  return impl_->tls.has_value() || (impl_->ws && impl_->ws->is_tls());
+}
+
+bool PeerStream::is_websocket() const noexcept {
+  return impl_->ws != nullptr;
 }
 
 tcp::socket& PeerStream::socket() noexcept {
@@ -50,6 +66,10 @@ tcp::socket& PeerStream::socket() noexcept {
 }
 
 void PeerStream::async_handshake(bool outbound, HandshakeHandler done) {
+  if (impl_->ws) {
+    impl_->ws->async_accept(std::move(done));
+    return;
+  }
   if (!impl_->tls) {
     asio::post(impl_->socket().get_executor(),
                [done = std::move(done)] { done(boost::system::error_code{}); });
@@ -60,7 +80,9 @@ void PeerStream::async_handshake(bool outbound, HandshakeHandler done) {
 }
 
 void PeerStream::async_read_some(asio::mutable_buffer buffer, IoHandler handler) {
-  if (impl_->tls) {
+  if (impl_->ws) {
+    impl_->ws->async_read_some(buffer, std::move(handler));
+  } else if (impl_->tls) {
     impl_->tls->async_read_some(buffer, std::move(handler));
   } else {
     impl_->plain->async_read_some(buffer, std::move(handler));
@@ -68,6 +90,10 @@ void PeerStream::async_read_some(asio::mutable_buffer buffer, IoHandler handler)
 }
 
 void PeerStream::async_write(const std::vector<asio::const_buffer>& buffers, IoHandler handler) {
+  if (impl_->ws) {
+    impl_->ws->async_write(buffers, std::move(handler));
+    return;
+  }
   if (!impl_->tls) {
     asio::async_write(*impl_->plain, buffers, std::move(handler));
     return;
@@ -86,6 +112,15 @@ void PeerStream::async_write(const std::vector<asio::const_buffer>& buffers, IoH
 
 std::string PeerStream::peer_subject() const {
   return impl_->tls ? peer_certificate_subject(impl_->tls->native_handle()) : std::string();
+}
+
+std::string PeerStream::describe_handshake_error(const boost::system::error_code& ec) const {
+  if (impl_->ws) return impl_->ws->refusal();
+  return describe_tls_error(ec);
+}
+
+std::string PeerStream::read_failure() const {
+  return impl_->ws ? impl_->ws->refusal() : std::string();
 }
 
 void PeerStream::close() noexcept {
