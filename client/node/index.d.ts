@@ -137,6 +137,10 @@ export interface SegmentOptions {
   /** On attach: 'pull' (default) copies the segment's differing pages into the memory,
    * 'push' copies the memory's into the segment. */
   initial?: 'pull' | 'push';
+  /** Grows the module's memory to at least `bytes` when the segment holds data beyond it (a
+   * peer's module grew). Route it to the module's runtime so that its views of the memory stay
+   * valid (emscripten: its `emscripten_resize_heap` import). Default: `memory.grow`. */
+  grow?: (bytes: number) => void;
 }
 
 export interface SyncOptions {

@@ -106,6 +106,11 @@ SegmentMirror::Options options_from_js(napi_env env, napi_value value) {
     if (mode != "pull" && mode != "push") throw_range_error("initial must be 'pull' or 'push'");
     options.initial_pull = mode == "pull";
   }
+  napi_value grow = property(env, value, "grow");
+  if (!is_nullish(env, grow)) {
+    if (type_of(env, grow) != napi_function) throw_type_error("grow must be a function");
+    options.grow = grow;
+  }
   return options;
 }
 
@@ -139,8 +144,13 @@ SegmentMirror::SegmentMirror(napi_env env, napi_value memory, const std::string&
     : name_(segment_name),
       memory_(env, memory),
       segment_(open_segment(segment_name, options, memory_.view(env).size())),
+      tail_(segment_name),
       mirror_(segment_->page_size()),
       seen_generation_(segment_->generation()) {
+  if (options.grow != nullptr) {
+    grow_hook_ = Reference(env, options.grow);
+    has_grow_hook_ = true;
+  }
   initial_sync(env, options.initial_pull);
 }
 
@@ -154,14 +164,16 @@ bool SegmentMirror::match_sizes(napi_env env) {
   }
   std::uint64_t memory_size = memory_.view(env).size();
   std::uint64_t segment_size = segment_->size();
-  if (segment_size > memory_size) {
-    // A peer grew the memory: the module's memory follows (its maximum permitting).
-    memory_size = memory_.grow_to(env, segment_size).size();
+  if (segment_size > memory_size && tail_.holds_data(segment_->bytes(), memory_size)) {
+    // A peer's module grew and wrote beyond our memory. Grow to the whole segment, not just
+    // past its last non-zero byte: the peer's allocator may own zero bytes up to the end of
+    // its memory, whose size the segment does not record.
+    memory_size = grow_memory(env, segment_size);
     grew = true;
   }
   if (memory_size > segment_size) {
-    // The module grew its memory (or a larger wmd page rounded the segment down): the
-    // segment follows, for every process that maps it.
+    // The module grew its memory: the segment follows, for every process that maps it (a
+    // segment page larger than a wasm page may round it past the memory; that tail is zero).
     segment_call([&] {
       segment_->grow(memory_size);
       return 0;
@@ -169,12 +181,28 @@ bool SegmentMirror::match_sizes(napi_env env) {
     segment_size = segment_->size();
     seen_generation_ = segment_->generation();
     grew = true;
-    // A segment page larger than a wasm page may have rounded the segment past the memory.
-    if (segment_size > memory_size) memory_size = memory_.grow_to(env, segment_size).size();
   }
   std::uint64_t common = std::min(memory_size, segment_size);
   if (common > mirror_.size_bytes()) mirror_.grow(common);
   return grew;
+}
+
+std::uint64_t SegmentMirror::grow_memory(napi_env env, std::uint64_t size_bytes) {
+  if (!has_grow_hook_) return memory_.grow_to(env, size_bytes).size();
+  std::array<napi_value, 1> args{make_u64(env, size_bytes)};
+  napi_value ignored = nullptr;
+  check(env,
+        napi_call_function(env, undefined(env), grow_hook_.get(env), args.size(), args.data(),
+                           &ignored),
+        "grow hook");
+  const std::uint64_t grown = memory_.view(env).size();
+  if (grown < size_bytes) {
+    throw JsError(JsError::Kind::range_error,
+                  "the grow hook left the memory at " + std::to_string(grown) +
+                      " bytes; the segment holds data up to " + std::to_string(size_bytes),
+                  "ERR_WMD_GROW");
+  }
+  return grown;
 }
 
 void SegmentMirror::initial_sync(napi_env env, bool pull) {

@@ -2,7 +2,8 @@
 // they cannot live in the segment) and a wmd segment that a local wmdd replicates.
 //
 // JavaScript class (wrapped by index.js's attachSegment):
-//   new SegmentMirror(memory, '/NAME', { create, maxSize, pageSize, initial: 'pull' | 'push' })
+//   new SegmentMirror(memory, '/NAME', { create, maxSize, pageSize, initial: 'pull' | 'push',
+//                                        grow: (bytes) => void })
 //   push({ flush, timeoutMs }) -> { pagesChanged, bytesCopied, grew, flushed }
 //   pull() -> { pagesChanged, bytesCopied, grew }
 //   flush(timeoutMs) -> boolean           wmd_flush: false when no daemon answered in time
@@ -11,9 +12,13 @@
 //   status() -> object                    wmd_status
 //   close()                               once pending async waits have ended
 //   name, pageSize, size, closed          read-only properties
-// Sizes: every push() and pull() first brings both sides to the same size (the memory grows by
-// memory.grow, the segment by wmd_grow, both grow-only); growth of the memory made by the module
-// and growth of the segment made by a peer are both followed.
+// Sizes, grow-only: the module growing its memory grows the segment (wmd_grow). The memory grows
+// only when the segment holds data beyond it (a peer's module grew and wrote there), never
+// because the segment is merely larger with a zero tail (`wmdd --size 64M` for a 16 MiB
+// module): growing a memory behind its runtime's back leaves the runtime's cached views stale
+// (emscripten). It then grows to the segment's size through the `grow` hook when given, so the
+// host can route it to its runtime (emscripten: its own resize path, which refreshes its
+// views), else through memory.grow. The mirror covers the bytes both sides have.
 // On attach the two sides are made equal once, whole: 'pull' (default) copies the segment's
 // differing pages into the memory, 'push' the memory's into the segment.
 //
@@ -27,6 +32,7 @@
 #include <string>
 
 #include "client/node/src/page_mirror.hpp"
+#include "client/node/src/segment_tail.hpp"
 #include "client/node/src/wasm_memory.hpp"
 
 namespace wmd {
@@ -44,6 +50,7 @@ class SegmentMirror {
     std::uint64_t max_size_bytes = 0;   // 0: the segment's own (4 GiB when creating)
     std::uint32_t page_size_bytes = 0;  // 0: the segment's own (8192 when creating)
     bool initial_pull = true;           // false: initial push
+    napi_value grow = nullptr;          // a JavaScript function (bytes) => void, or null
   };
   SegmentMirror(napi_env env, napi_value memory, const std::string& name, const Options& options);
   ~SegmentMirror();
@@ -66,16 +73,22 @@ class SegmentMirror {
 
   static SegmentMirror& from(napi_env env, napi_value self);
 
-  // Brings memory, segment and mirror to one size; returns whether anything grew.
+  // Grows the segment to the memory, the memory to the segment when the segment holds data
+  // beyond it, and the mirror to what both have; returns whether anything grew.
   bool match_sizes(napi_env env);
+  // The memory to at least size_bytes, through the grow hook or memory.grow; its new size.
+  std::uint64_t grow_memory(napi_env env, std::uint64_t size_bytes);
   void initial_sync(napi_env env, bool pull);
 
   // Constant after construction.
   std::string name_;
   WasmMemory memory_;
+  Reference grow_hook_;  // empty: memory.grow
+  bool has_grow_hook_ = false;
   // Changed by push/pull/close. An async wait uses segment_ on a worker thread (libwmd allows
   // that), so close() releases it only once pending_waits_ is back to zero.
   std::unique_ptr<Segment> segment_;
+  SegmentTail tail_;  // opened once segment_ exists (it may create the segment)
   std::uint32_t pending_waits_ = 0;
   bool closing_ = false;  // null once closed
   PageMirror mirror_;

@@ -103,12 +103,52 @@ test('growth: the module growing its memory grows the segment, and the other sid
   b.close();
 });
 
-test('a segment larger than the memory may grow to is refused at attach', () => {
+test('a larger segment with a zero tail leaves the memory alone; data beyond it grows the memory', () => {
   const name = segmentName();
-  const big = new WebAssembly.Memory({ initial: 4, maximum: 64 });
-  wmd.attachSegment(big, name).close();
+  const big = new WebAssembly.Memory({ initial: 8, maximum: 64 });
+  wmd.attachSegment(big, name).close();  // an 8-page segment, all zero (as wmdd --size makes)
+  const memory = new WebAssembly.Memory({ initial: 2, maximum: 64 });
+  const before = memory.buffer;
+  const mirror = wmd.attachSegment(memory, name);
+  assert.equal(memory.buffer.byteLength, 2 * 65536, 'the memory did not grow');
+  assert.equal(memory.buffer, before, 'memory.buffer was not replaced (views stay valid)');
+  assert.equal(mirror.size, 2 * 65536);
+  new Uint8Array(memory.buffer)[100] = 5;
+  assert.equal(mirror.push().grew, false);
+  assert.equal(segmentBytes(name)[100], 5);
+  assert.equal(mirror.pull().grew, false);
+  assert.equal(memory.buffer, before);
+  // A peer's module grew and wrote at 6 pages: the memory grows to the whole segment.
+  writeSegment(name, 6 * 65536 + 3, Uint8Array.of(77));
+  assert.equal(mirror.pull().grew, true);
+  assert.equal(memory.buffer.byteLength, 8 * 65536);
+  assert.equal(new Uint8Array(memory.buffer)[6 * 65536 + 3], 77);
+  assert.equal(new Uint8Array(memory.buffer)[100], 5);
+  mirror.close();
+});
+
+test('the grow hook carries growth to the runtime; without one, memory.grow; a short hook fails', () => {
+  const name = segmentName();
+  wmd.attachSegment(new WebAssembly.Memory({ initial: 6, maximum: 64 }), name).close();
+  writeSegment(name, 5 * 65536, Uint8Array.of(1));
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 64 });
+  const asked = [];
+  const mirror = wmd.attachSegment(memory, name, {
+    grow(bytes) {
+      asked.push(bytes);
+      memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / 65536));
+    },
+  });
+  assert.deepEqual(asked, [6 * 65536], 'one call, with the segment size in bytes');
+  assert.equal(new Uint8Array(memory.buffer)[5 * 65536], 1);
+  mirror.close();
+
+  const lazy = new WebAssembly.Memory({ initial: 1, maximum: 64 });
+  assert.throws(() => wmd.attachSegment(lazy, name, { grow() {} }),
+    (e) => e instanceof RangeError && e.code === 'ERR_WMD_GROW');
+  assert.throws(() => wmd.attachSegment(lazy, name, { grow: 5 }), TypeError);
   const small = new WebAssembly.Memory({ initial: 1, maximum: 2 });
-  assert.throws(() => wmd.attachSegment(small, name), RangeError);
+  assert.throws(() => wmd.attachSegment(small, name), RangeError, 'beyond the memory maximum');
 });
 
 test('bad arguments: a non-memory, a bad name, a missing segment without create', () => {
@@ -166,17 +206,18 @@ test('two V8 instances of life.wasm mirrored into one segment take turns and mat
   for (const m of mirrors) m.close();
 });
 
-test('a segment page larger than a wasm page: memory and segment still meet at one size', () => {
+test('a segment page larger than a wasm page: the segment rounds up, the memory keeps its size', () => {
   const name = segmentName();
   const memory = new WebAssembly.Memory({ initial: 3, maximum: 64 });
   const mirror = wmd.attachSegment(memory, name, { pageSize: 131072 });
   assert.equal(mirror.pageSize, 131072);
-  assert.equal(memory.buffer.byteLength, 4 * 65536, 'the memory grew to the segment page');
-  assert.equal(mirror.size, 4 * 65536);
-  memory.grow(1);
+  assert.equal(segmentBytes(name).length, 4 * 65536, 'the segment is whole pages');
+  assert.equal(memory.buffer.byteLength, 3 * 65536, 'its zero tail does not grow the memory');
+  assert.equal(mirror.size, 3 * 65536);
+  memory.grow(2);
   new Uint8Array(memory.buffer)[5 * 65536 - 1] = 1;
   mirror.push();
-  assert.equal(memory.buffer.byteLength, 6 * 65536);
+  assert.equal(memory.buffer.byteLength, 5 * 65536);
   assert.equal(segmentBytes(name).length, 6 * 65536);
   assert.equal(segmentBytes(name)[5 * 65536 - 1], 1);
   mirror.close();
