@@ -4,10 +4,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 
-import { binDir, instantiateLife, lifeMemory, wmd } from './helpers.mjs';
+import { binDir, freePort, instantiateLife, lifeMemory, until, wmd } from './helpers.mjs';
 
 const wmdd = path.join(binDir, 'wmdd');
 const skip = !existsSync(wmdd) && `${wmdd} not built`;
@@ -16,24 +15,7 @@ const segA = `${tag}-A`;
 const segB = `${tag}-B`;
 const daemons = [];
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
-async function until(what, predicate, timeoutMs = 10000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 function segmentBytes(name) {
   return new Uint8Array(readFileSync(`/dev/shm${name}`));

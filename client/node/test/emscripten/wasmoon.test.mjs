@@ -12,12 +12,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-import { binDir } from '../helpers.mjs';
+import { binDir, freePort, until } from '../helpers.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const wmdd = path.join(binDir, 'wmdd');
@@ -26,24 +25,7 @@ const segA = `${tag}-A`;
 const segB = `${tag}-B`;
 const daemons = [];
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
-async function until(what, predicate, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 function segmentBytes(name) {
   try {
@@ -102,7 +84,7 @@ test('Lua state built by wasmoon in one process is continued by a fresh instance
   assert.equal(built.heapMatches, true);
   assert.equal(built.flushed, true);
 
-  await until('segment B to equal segment A', () => sameBytes(segmentBytes(segA), segmentBytes(segB)), 60000);
+  await until('segment B to equal segment A', () => sameBytes(segmentBytes(segA), segmentBytes(segB)), 60000, 200);
 
   // Without the hook the memory grows behind the glue: its heap views are stale and Lua fails.
   const unhooked = await host('unhooked', segB);
@@ -122,5 +104,5 @@ test('Lua state built by wasmoon in one process is continued by a fresh instance
   assert.equal(continued.flushed, true);
 
   // What the fresh instance did travels back: both segments end byte for byte equal.
-  await until('the segments to converge', () => sameBytes(segmentBytes(segA), segmentBytes(segB)), 60000);
+  await until('the segments to converge', () => sameBytes(segmentBytes(segA), segmentBytes(segB)), 60000, 200);
 });
