@@ -147,7 +147,24 @@ def check_wss(h, token):
            "with the token; plaintext is refused")
 
 
+def check_configuration(h):
+    """A token file that cannot be used stops wmdd at start-up with exit status 2, naming it,
+    before any segment exists."""
+    empty = write_token(h, "empty.token", "")
+    for path, why in ((os.path.join(h.tmp, "missing.token"), "cannot read"), (empty, "empty")):
+        name = h.segment_name("cfg")
+        out = subprocess.run([h.wmdd, "--segment", name, "--size", "1M", "--listen",
+                              "127.0.0.1:%d" % wh.free_ports(1)[0], "--ws-listen",
+                              str(wh.free_ports(1)[0]), "--ws-token-file", path],
+                             capture_output=True, timeout=30, text=True)
+        assert out.returncode == 2, (out.returncode, out.stdout, out.stderr)
+        assert path in out.stdout + out.stderr and why in out.stdout + out.stderr, out
+        assert not os.path.exists(wh.shm_path(name)), "the segment was created"
+    h.note("an unreadable or empty token file: exit 2 naming it, no segment created")
+
+
 def body(h):
+    check_configuration(h)
     token = "t0k+en/" + "%032x" % h.rng.getrandbits(128)  # '+' and '/' %-encoded in URLs
     ws_port, = wh.free_ports(1)
     a, b = h.mesh(2, SIZE, start=False)
