@@ -269,6 +269,7 @@ wmd::daemon::ReplicatorConfig replicator_config(const Options& options,
   wmd::daemon::ReplicatorConfig config;
   config.scan_interval = std::chrono::milliseconds(options.scan_interval_ms);
   config.max_frame_bytes = options.max_frame_bytes;
+  config.catchup_rate_bytes = options.catchup_rate_bytes;
   config.stats_interval = std::chrono::seconds(options.stats_interval_s);
   config.kernel_tracking = tracking.use_kernel;
   config.audit_interval = std::chrono::milliseconds(options.audit_interval_ms);
@@ -298,6 +299,8 @@ wmd::net::MeshConfig mesh_config(const Options& options, const wmd::Engine& engi
   config.handshake_timeout = std::chrono::milliseconds(options.handshake_timeout_ms);
   config.tls = std::move(tls);
   config.max_connections = options.max_connections;
+  config.max_pending_connections = options.max_pending_connections;
+  config.max_buffered_bytes = options.max_buffered_bytes;
   config.seed =
       static_cast<std::uint64_t>(getpid()) ^
       static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());

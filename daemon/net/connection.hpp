@@ -70,6 +70,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void read_some();
   void on_read(boost::system::error_code ec, std::size_t n);
   bool process_frames();  // false: the connection closed or reading must pause
+  // Reports the reader's buffered bytes to the mesh; false (and closing) when the mesh-wide
+  // budget is exceeded.
+  bool account_buffered();
   void handle(proto::Message message, std::uint64_t frame_bytes);
   void write_some();
   void on_tick();
@@ -92,6 +95,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool read_paused_ = false;
   int heartbeat_replies_queued_ = 0;  // written replies call back to decrement
   proto::FrameReader reader_;
+  std::uint64_t buffered_accounted_ = 0;  // reader_'s bytes as last reported to the mesh
   SendQueue send_queue_;
   std::array<std::uint8_t, 256 * 1024> read_buffer_{};
   std::chrono::steady_clock::time_point started_;

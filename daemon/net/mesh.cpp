@@ -132,14 +132,26 @@ void Mesh::start_accept() {
       });
       return;
     }
+    std::size_t pending = 0;
+    for (const auto& [id, connection] : connections_) {
+      if (!connection->outbound() && !connection->established()) ++pending;
+    }
+    std::string full;
     if (connections_.size() >= config_.max_connections) {
+      full = fmt::format("{} connections open (--max-connections {})", connections_.size(),
+                         config_.max_connections);
+    } else if (pending >= config_.max_pending_connections) {
+      full = fmt::format("{} inbound connections in their handshake (--max-pending-connections {})",
+                         pending, config_.max_pending_connections);
+    }
+    if (!full.empty()) {
       ++closed_totals_.connections_rejected;
       boost::system::error_code peer_ec;
       const auto remote = socket.remote_endpoint(peer_ec);
-      spdlog::warn("refusing connection from {}: {} connections open (--max-connections {})",
+      spdlog::warn("refusing connection from {}: {}",
                    peer_ec ? std::string("?")
                            : HostPort{remote.address().to_string(), remote.port()}.to_string(),
-                   connections_.size(), config_.max_connections);
+                   full);
       boost::system::error_code ignored;
       socket.close(ignored);
     } else {
@@ -311,6 +323,11 @@ void Mesh::connection_message(Connection& connection, proto::Message message,
     callbacks_.on_message(connection.id(), std::move(message), frame_bytes);
 }
 
+bool Mesh::buffered_changed(std::uint64_t before, std::uint64_t after) {
+  buffered_bytes_ = buffered_bytes_ - before + after;
+  return after <= before || buffered_bytes_ <= config_.max_buffered_bytes;
+}
+
 bool Mesh::inbound_backlogged() const {
   return callbacks_.inbound_backlog_bytes &&
          callbacks_.inbound_backlog_bytes() > config_.inbound_backlog_limit_bytes;
@@ -461,6 +478,7 @@ void Mesh::finish_shutdown() {
 
 MeshSnapshot Mesh::snapshot() const {
   MeshSnapshot snap = closed_totals_;
+  snap.buffered_bytes = buffered_bytes_;
   snap.peers.clear();
   for (const auto& [id, connection] : connections_) {
     const auto& c = connection->counters();

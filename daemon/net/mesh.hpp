@@ -54,7 +54,18 @@ struct MeshConfig {
   std::shared_ptr<boost::asio::ssl::context> tls;
   // Live connections (both directions) above which inbound ones are closed at once.
   std::size_t max_connections = 64;
+  // Inbound connections still in their handshake above which further ones are closed at once:
+  // idle sockets cannot take every slot and lock real peers out.
+  std::size_t max_pending_connections = 8;
+  // Bytes of unfinished frames buffered across all connections; a read that would take the
+  // total beyond it closes its connection (each connection alone is bounded by
+  // max_frame_bytes, before the handshake by kMaxHandshakeFrameBytes).
+  std::uint64_t max_buffered_bytes = 256ull << 20;
 };
+
+// Largest frame accepted before the handshake completes: a Hello (or an Error) is far smaller,
+// so an unauthenticated socket cannot make us buffer a max-sized frame.
+inline constexpr std::uint32_t kMaxHandshakeFrameBytes = proto::kMinMaxFrameBytes;
 
 struct SessionInfo {
   SessionId id = 0;
@@ -116,7 +127,8 @@ struct MeshSnapshot {
   // Connections that ended in an error: refused, failed TLS or wmd handshake, bad frame,
   // timeout, reset (not: our shutdown, a duplicate resolved, a peer closing cleanly).
   std::uint64_t connection_errors = 0;
-  std::uint64_t connections_rejected = 0;  // inbound, over max_connections
+  std::uint64_t connections_rejected = 0;  // inbound, over max_connections or max_pending
+  std::uint64_t buffered_bytes = 0;        // of unfinished frames, all connections
   // Dialers at rest: each knows its peer's id and that peer is connected through a session
   // the dialer does not hold (the tie-break kept the other direction), so it does not dial
   // again until that session ends.
@@ -168,6 +180,9 @@ class Mesh {
                           std::uint64_t frame_bytes);
   void connection_closed(Connection& connection, std::error_code reason);
   bool inbound_backlogged() const;
+  // A connection's buffered bytes went from `before` to `after`; false when the total is now
+  // beyond max_buffered_bytes (the caller closes itself, which accounts its bytes back).
+  bool buffered_changed(std::uint64_t before, std::uint64_t after);
 
  private:
   struct Dialer;
@@ -193,6 +208,7 @@ class Mesh {
   proto::Hello hello_;
   std::string last_error_text_;
   bool stopping_ = false;
+  std::uint64_t buffered_bytes_ = 0;  // sum over connections of their unfinished frames
   std::function<void()> shutdown_done_;
   std::chrono::steady_clock::time_point shutdown_deadline_;
   boost::asio::steady_timer shutdown_timer_;
