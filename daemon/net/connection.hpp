@@ -51,6 +51,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const std::string& peer_id() const noexcept { return peer_id_; }
   const std::string& address() const noexcept { return address_; }
   const SendQueue& send_queue() const noexcept { return send_queue_; }
+  bool is_tls() const noexcept { return stream_.is_tls(); }
+  // Names the peer's certificate allows as its id (TLS only).
+  std::vector<std::string> certificate_names() const { return stream_.peer_names(); }
   bool resync_pending = false;  // an overflow resync was requested and the queue not drained
 
   struct Counters {

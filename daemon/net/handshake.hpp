@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "engine/errors.hpp"
 #include "proto/message.hpp"
@@ -32,6 +33,12 @@ struct HelloDecision {
 };
 
 HelloDecision check_hello(const LocalIdentity& ours, const proto::Hello& theirs);
+
+// Under TLS, a peer's id is bound to its certificate: it must equal one of certificate_names
+// (the subject CN or a DNS subjectAltName, see peer_certificate_names). Refused with
+// invalid_peer_id otherwise, so that one node's certificate cannot speak for another node.
+HelloDecision check_certified_id(const std::string& peer_id,
+                                 const std::vector<std::string>& certificate_names);
 
 // Two established connections between us and peer_id: `a` and `b`, each either dialed by us
 // (outbound) or by the peer. The connection dialed by the side with the smaller id survives,

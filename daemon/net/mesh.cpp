@@ -257,7 +257,10 @@ void Mesh::wake_dialers_of(const std::string& peer_id) {
 
 void Mesh::connection_hello(const std::shared_ptr<Connection>& connection,
                             const proto::Hello& hello) {
-  const auto decision = check_hello(config_.identity, hello);
+  auto decision = check_hello(config_.identity, hello);
+  if (decision.verdict == HelloVerdict::accept && connection->is_tls()) {
+    decision = check_certified_id(hello.peer_id, connection->certificate_names());
+  }
   Dialer* dialer = connection->dialer_index() >= 0
                        ? dialers_[static_cast<std::size_t>(connection->dialer_index())].get()
                        : nullptr;

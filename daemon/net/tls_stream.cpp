@@ -88,6 +88,11 @@ std::string PeerStream::peer_subject() const {
   return impl_->tls ? peer_certificate_subject(impl_->tls->native_handle()) : std::string();
 }
 
+std::vector<std::string> PeerStream::peer_names() const {
+  return impl_->tls ? peer_certificate_names(impl_->tls->native_handle())
+                    : std::vector<std::string>();
+}
+
 void PeerStream::close() noexcept {
   boost::system::error_code ignored;
   impl_->socket().shutdown(tcp::socket::shutdown_both, ignored);

@@ -85,4 +85,14 @@ TEST_CASE("the tie-break agrees on both sides for any pair of ids") {
   }
 }
 
+TEST_CASE("under TLS a peer id must be a name of its certificate") {
+  CHECK(check_certified_id("n1", {"n1", "n1.example"}).verdict == HelloVerdict::accept);
+  CHECK(check_certified_id("n1.example", {"n1", "n1.example"}).verdict == HelloVerdict::accept);
+  const auto refused = check_certified_id("n1", {"n3"});
+  CHECK(refused.verdict == HelloVerdict::refuse);
+  CHECK(refused.reason == errc::invalid_peer_id);
+  CHECK(refused.detail.find("n3") != std::string::npos);
+  CHECK(check_certified_id("n1", {}).verdict == HelloVerdict::refuse);
+}
+
 }  // namespace wmd::net
