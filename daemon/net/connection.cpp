@@ -100,6 +100,7 @@ PushResult Connection::queue(QueuedFrame item) {
 
 void Connection::mark_established(std::string peer_id) {
   established_ = true;
+  established_at_ = Clock::now();
   peer_id_ = std::move(peer_id);
   auto limits = handshake_limits(mesh_.config());
   limits.max_frame_bytes = mesh_.config().max_frame_bytes;

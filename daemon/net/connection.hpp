@@ -52,6 +52,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const std::string& address() const noexcept { return address_; }
   const SendQueue& send_queue() const noexcept { return send_queue_; }
   bool is_tls() const noexcept { return stream_.is_tls(); }
+  // When the handshake was accepted, and when the last byte arrived.
+  std::chrono::steady_clock::time_point established_at() const noexcept { return established_at_; }
+  std::chrono::steady_clock::time_point last_received() const noexcept { return last_received_; }
   // Names the peer's certificate allows as its id (TLS only).
   std::vector<std::string> certificate_names() const { return stream_.peer_names(); }
   bool resync_pending = false;  // an overflow resync was requested and the queue not drained
@@ -103,6 +106,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::array<std::uint8_t, 256 * 1024> read_buffer_{};
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point last_received_;
+  std::chrono::steady_clock::time_point established_at_;
   std::chrono::steady_clock::time_point last_heartbeat_sent_;
   std::chrono::steady_clock::time_point close_deadline_;
   std::error_code close_reason_;

@@ -46,6 +46,15 @@ HelloDecision check_certified_id(const std::string& peer_id,
               (names.empty() ? std::string("none") : names) + ")"};
 }
 
+bool keeps_newcomer(const std::string& our_id, const std::string& peer_id,
+                    const ExistingSession& existing, bool newcomer_outbound,
+                    std::chrono::steady_clock::duration settle,
+                    std::chrono::steady_clock::duration max_silence) {
+  if (existing.age >= settle) return existing.silence > max_silence;
+  if (existing.outbound == newcomer_outbound) return true;
+  return keeps_connection(our_id, peer_id, newcomer_outbound);
+}
+
 bool keeps_connection(const std::string& our_id, const std::string& peer_id, bool outbound) {
   // The survivor is the connection dialed by the smaller id: ours when we are smaller.
   const bool we_are_smaller = our_id < peer_id;

@@ -3,6 +3,7 @@
 // Thread-safety: stateless; safe from any thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -46,5 +47,22 @@ HelloDecision check_certified_id(const std::string& peer_id,
 // Returns true when the connection with the given direction is the one to keep.
 // REQUIRES: our_id != peer_id
 bool keeps_connection(const std::string& our_id, const std::string& peer_id, bool outbound);
+
+// A second connection presents the id of a peer that has an established session. Which one
+// stays: a session that is settled (established longer than `settle`) and alive (something
+// received within `silence`) keeps its place and the newcomer is refused, so that a client
+// presenting a live peer's id cannot displace it; a genuinely restarted peer gets in as soon
+// as its old session is dead (closed, or silent for `silence`: heartbeats arrive every
+// heartbeat interval). Otherwise two young connections of the pair dialled at once are decided
+// by keeps_connection, the same way on both sides, or (same direction) the newer one stays.
+struct ExistingSession {
+  bool outbound = false;
+  std::chrono::steady_clock::duration age{};      // since its handshake
+  std::chrono::steady_clock::duration silence{};  // since its last received byte
+};
+bool keeps_newcomer(const std::string& our_id, const std::string& peer_id,
+                    const ExistingSession& existing, bool newcomer_outbound,
+                    std::chrono::steady_clock::duration settle,
+                    std::chrono::steady_clock::duration max_silence);
 
 }  // namespace wmd::net

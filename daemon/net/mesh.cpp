@@ -283,15 +283,41 @@ void Mesh::connection_hello(const std::shared_ptr<Connection>& connection,
 
   if (auto it = established_.find(hello.peer_id); it != established_.end()) {
     auto existing = connections_.at(it->second);
+    const auto now = std::chrono::steady_clock::now();
+    const ExistingSession session{existing->outbound(), now - existing->established_at(),
+                                  now - existing->last_received()};
+    // Settled: past the window in which both sides dial each other at once. Dead: two
+    // heartbeats missed.
+    const auto settle = 2 * config_.heartbeat_interval;
+    const bool settled = session.age >= settle;
     const bool keep_new =
-        existing->outbound() == connection->outbound()
-            ? true  // the same direction twice: the older one is most likely stale
-            : keeps_connection(config_.identity.peer_id, hello.peer_id, connection->outbound());
+        keeps_newcomer(config_.identity.peer_id, hello.peer_id, session, connection->outbound(),
+                       settle, 2 * config_.heartbeat_interval);
     auto& loser = keep_new ? existing : connection;
+    if (settled && !keep_new) {
+      // Logged at 1, 10, 100, ... refusals per peer id: a reconnecting impostor cannot flood
+      // the log (the map holds established peer ids only).
+      const std::uint64_t refused = ++impostors_refused_[hello.peer_id];
+      std::uint64_t power = 1;
+      while (power * 10 <= refused) power *= 10;
+      if (refused == power) {
+        spdlog::warn(
+            "refusing a connection from {} presenting peer id {}: that peer has a live session "
+            "(session {}, last heard {} ms ago); {} such connection(s) refused so far",
+            connection->address(), hello.peer_id, existing->id(),
+            std::chrono::duration_cast<std::chrono::milliseconds>(session.silence).count(),
+            refused);
+      }
+      loser->close_with_error(errc::duplicate_connection,
+                              "peer id " + hello.peer_id + " already has a live session here");
+      return;
+    }
     spdlog::debug("peer {}: two connections, closing the {} one (session {})", hello.peer_id,
                   loser->outbound() ? "outbound" : "inbound", loser->id());
     loser->close_with_error(errc::duplicate_connection,
-                            "duplicate connection; keeping the one dialed by the smaller id");
+                            settled ? std::string("replaced: the session had gone silent")
+                                    : std::string("duplicate connection; keeping the one "
+                                                  "dialed by the smaller id"));
     if (!keep_new) return;
     // close_with_error defers the close; unregister the old session now.
     established_.erase(hello.peer_id);

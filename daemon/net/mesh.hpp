@@ -209,6 +209,8 @@ class Mesh {
   std::string last_error_text_;
   bool stopping_ = false;
   std::uint64_t buffered_bytes_ = 0;  // sum over connections of their unfinished frames
+  // Connections refused for presenting the id of a peer with a live session, per that id.
+  std::map<std::string, std::uint64_t> impostors_refused_;
   std::function<void()> shutdown_done_;
   std::chrono::steady_clock::time_point shutdown_deadline_;
   boost::asio::steady_timer shutdown_timer_;
