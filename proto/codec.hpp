@@ -58,6 +58,8 @@ class FrameReader {
   // The next complete message, std::nullopt when more bytes are needed, or the error.
   Result<std::optional<Message>> next();
   std::size_t buffered_bytes() const noexcept { return buffer_.size() - consumed_; }
+  // Drops every buffered byte and its memory; nothing more is decoded (as after an error).
+  void release();
 
  private:
   Limits limits_;

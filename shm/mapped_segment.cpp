@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdarg>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <thread>
@@ -192,6 +193,41 @@ Error wait_for_header(int fd, const std::string& path, int timeout_ms) {
 }
 
 // The name and the page sizes asked for, before anything is opened.
+// Why a control object that wait_for_header() refused is damaged rather than foreign: shorter
+// than its layout, never initialised (magic 0: truncated and re-extended, or its creator died),
+// or our magic with impossible sizes. "" for a foreign object (another magic) or another layout
+// version: those stay refused. Reads only.
+std::string control_damage(int fd, const std::string& path) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return {};
+  if (st.st_size < static_cast<off_t>(sizeof(wmd_ctl))) {
+    return format("%s is %lld bytes, shorter than its layout (truncated?)", path.c_str(),
+                  (long long)st.st_size);
+  }
+  wmd_ctl header{};
+  constexpr auto kHeaderBytes = static_cast<ssize_t>(offsetof(wmd_ctl, generation));
+  if (::pread(fd, &header, kHeaderBytes, 0) != kHeaderBytes) return {};
+  if (header.magic == 0) return path + " holds no header (zeroed or never initialised)";
+  if (header.magic != WMD_CTL_MAGIC || header.layout_version != WMD_LAYOUT_VERSION) return {};
+  if (!is_power_of_two(header.page_size_bytes) || header.max_size_bytes == 0 ||
+      header.max_size_bytes % header.page_size_bytes != 0 ||
+      header.size_bytes > header.max_size_bytes) {
+    return format("%s records impossible sizes (page %u, size %" PRIu64 ", maximum %" PRIu64 ")",
+                  path.c_str(), header.page_size_bytes, header.size_bytes, header.max_size_bytes);
+  }
+  return {};
+}
+
+// Publishes a control object's header; the magic last, so attachers see a complete one.
+void publish_header(wmd_ctl* ctl, std::uint32_t page, std::uint64_t size, std::uint64_t max) {
+  shared(ctl->layout_version).store(WMD_LAYOUT_VERSION, std::memory_order_relaxed);
+  shared(ctl->page_size_bytes).store(page, std::memory_order_relaxed);
+  shared(ctl->size_bytes).store(size, std::memory_order_relaxed);
+  shared(ctl->max_size_bytes).store(max, std::memory_order_relaxed);
+  shared(ctl->ctl_size_bytes).store(sizeof(wmd_ctl), std::memory_order_relaxed);
+  shared(ctl->magic).store(WMD_CTL_MAGIC, std::memory_order_release);  // last
+}
+
 Error validate_params(const OpenParams& params, long system_page) {
   if (Error e = validate_name(params.name)) return e;
   for (const std::uint32_t page : {params.page_size_bytes, params.default_page_size_bytes}) {
@@ -271,11 +307,13 @@ Error MappedSegment::open(const OpenParams& params, std::unique_ptr<MappedSegmen
   OpenedObject ctl;
   if (Error e = open_object(params.name + WMD_CTL_SUFFIX, params, guard, &ctl)) return e;
   segment->ctl_fd_ = std::move(ctl.fd);
-  if (Error e = segment->map_control(ctl.created, params.attach_timeout_ms)) return e;
+  bool rebuilt = false;
+  if (Error e = segment->map_control(ctl.created, params, &rebuilt)) return e;
+  const bool fresh_ctl = ctl.created || rebuilt;  // its geometry is ours to publish
 
-  // 2. Sizes: the segment's own (attach) or the caller's (create).
+  // 2. Sizes: the segment's own (attach) or the caller's (create, rebuild).
   Geometry geometry;
-  if (Error e = decide_geometry(params, *segment->ctl_, ctl.created, system_page, &geometry)) {
+  if (Error e = decide_geometry(params, *segment->ctl_, fresh_ctl, system_page, &geometry)) {
     return e;
   }
   segment->page_size_bytes_ = geometry.page_size_bytes;
@@ -290,8 +328,19 @@ Error MappedSegment::open(const OpenParams& params, std::unique_ptr<MappedSegmen
   segment->data_fd_ = std::move(data.fd);
 
   // 5. Size the data object and publish (creator) or raise (attacher) the control size.
-  const std::uint64_t target = std::max(geometry.wanted_size_bytes, geometry.existing_size_bytes);
-  if (Error e = segment->size_data_object(target, /*publish_geometry=*/ctl.created)) return e;
+  std::uint64_t target = std::max(geometry.wanted_size_bytes, geometry.existing_size_bytes);
+  if (rebuilt) {
+    // The data object's own size is what the lost control object recorded (page multiples,
+    // never beyond the maximum).
+    struct stat st {};
+    if (::fstat(segment->data_fd_.get(), &st) != 0) {
+      return sys_error("fstat", shm_path(params.name), errno);
+    }
+    const std::uint64_t held =
+        std::min<std::uint64_t>(st.st_size, geometry.max_size_bytes) / geometry.page_size_bytes;
+    target = std::max(target, held * geometry.page_size_bytes);
+  }
+  if (Error e = segment->size_data_object(target, /*publish_geometry=*/fresh_ctl)) return e;
   guard.commit();
   segment->created_ = ctl.created;
   if (!ctl.created) {
@@ -302,13 +351,22 @@ Error MappedSegment::open(const OpenParams& params, std::unique_ptr<MappedSegmen
   return {};
 }
 
-Error MappedSegment::map_control(bool created, int attach_timeout_ms) {
+Error MappedSegment::map_control(bool created, const OpenParams& params, bool* rebuilt) {
   const std::string path = shm_path(name_ + WMD_CTL_SUFFIX);
   const int fd = ctl_fd_.get();
   if (created) {
     if (::ftruncate(fd, sizeof(wmd_ctl)) != 0) return sys_error("ftruncate", path, errno);
-  } else if (Error e = wait_for_header(fd, path, attach_timeout_ms)) {
-    return e;
+  } else if (Error e = wait_for_header(fd, path, params.attach_timeout_ms)) {
+    // Refused unless it is ours and only damaged: the serving daemon then rebuilds it in place
+    // (same object: attached clients keep their mapping), as its creator would.
+    const std::string damage =
+        params.rebuild_damaged_control ? control_damage(fd, path) : std::string();
+    if (damage.empty()) return e;
+    if (::ftruncate(fd, 0) != 0 || ::ftruncate(fd, sizeof(wmd_ctl)) != 0) {
+      return sys_error("ftruncate", path, errno);
+    }
+    *rebuilt = true;
+    repair_note_ = damage + "; rebuilt from the data object";
   }
   void* memory = ::mmap(nullptr, sizeof(wmd_ctl), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (memory == MAP_FAILED) return sys_error("mmap", path, errno);
@@ -340,15 +398,18 @@ Error MappedSegment::size_data_object(std::uint64_t size_bytes, bool publish_geo
   DataLock lock(data_fd_.get(), shm_path(name_));
   if (lock.error()) return lock.error();
   if (Error e = ensure_data_size(size_bytes)) return e;
-  if (publish_geometry) {
-    shared(ctl_->layout_version).store(WMD_LAYOUT_VERSION, std::memory_order_relaxed);
-    shared(ctl_->page_size_bytes).store(page_size_bytes_, std::memory_order_relaxed);
-    shared(ctl_->size_bytes).store(size_bytes, std::memory_order_relaxed);
-    shared(ctl_->max_size_bytes).store(max_size_bytes_, std::memory_order_relaxed);
-    shared(ctl_->ctl_size_bytes).store(sizeof(wmd_ctl), std::memory_order_relaxed);
-    shared(ctl_->magic).store(WMD_CTL_MAGIC, std::memory_order_release);  // last
-  }
+  if (publish_geometry) publish_header(ctl_, page_size_bytes_, size_bytes, max_size_bytes_);
   return {};
+}
+
+void MappedSegment::rewrite_control_header() noexcept {
+  std::uint64_t size = mapped_bytes_;
+  struct stat st {};
+  if (::fstat(data_fd_.get(), &st) == 0) {
+    size = std::max(size, std::min<std::uint64_t>(st.st_size, max_size_bytes_) / page_size_bytes_ *
+                              page_size_bytes_);
+  }
+  publish_header(ctl_, page_size_bytes_, size, max_size_bytes_);
 }
 
 MappedSegment::~MappedSegment() {

@@ -45,6 +45,12 @@ struct OpenParams {
   bool create = false;           // create the objects when missing
   bool allow_foreign = false;    // accept objects of other users or writable by others
   int attach_timeout_ms = 2000;  // how long to wait for a creator to finish initialising
+  // The caller is the one daemon serving the segment (it holds the serving lock): an existing
+  // control object that is shorter than its layout, was never initialised, or holds a wrong
+  // magic or impossible sizes is rebuilt (page and maximum size from these parameters, the size
+  // from the data object) instead of refused. A control object of another layout version is
+  // still refused. repair_note() says what was rebuilt.
+  bool rebuild_damaged_control = false;
 };
 
 class MappedSegment {
@@ -67,6 +73,9 @@ class MappedSegment {
   bool created() const noexcept { return created_; }
   wmd_ctl* ctl() const noexcept { return ctl_; }
   int data_fd() const noexcept { return data_fd_.get(); }
+  int control_fd() const noexcept { return ctl_fd_.get(); }
+  // Why open() rebuilt the control object ("" when it did not).
+  const std::string& repair_note() const noexcept { return repair_note_; }
 
   std::uint64_t control_size_bytes() const noexcept;
   std::uint64_t generation() const noexcept;
@@ -77,12 +86,17 @@ class MappedSegment {
   Error grow(std::uint64_t new_size_bytes);
   // Maps whatever another process added: up to the control size.
   Error refresh();
+  // Rewrites the control object's header (magic, layout, page size, size, maximum) from this
+  // mapping, after another process zeroed or truncated it. REQUIRES: the object is at least
+  // sizeof(wmd_ctl) again; the caller serves the segment.
+  void rewrite_control_header() noexcept;
 
  private:
   MappedSegment() = default;
   // open()'s steps. map_control: sizes a created control object, or waits for an attached
-  // one's header, and maps it (REQUIRES: ctl_fd_ open).
-  Error map_control(bool created, int attach_timeout_ms);
+  // one's header (rebuilding a damaged one when params allow it: *rebuilt), and maps it
+  // (REQUIRES: ctl_fd_ open).
+  Error map_control(bool created, const OpenParams& params, bool* rebuilt);
   Error reserve_address_range(const OpenParams& params, long system_page);  // REQUIRES: max set
   // Under the data lock: ensure_data_size(size_bytes), then (the creator) the control object's
   // geometry, magic last.
@@ -100,6 +114,7 @@ class MappedSegment {
   UniqueFd data_fd_;
   UniqueFd ctl_fd_;
   bool created_ = false;
+  std::string repair_note_;
   // Changed by grow()/refresh() only.
   std::uint64_t mapped_bytes_ = 0;
 };

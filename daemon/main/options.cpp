@@ -117,6 +117,18 @@ const std::array kOptions{
     OptionSpec{"max-connections", "N", "64",
                "peer connections open at once; further inbound ones are closed at once",
                Kind::count, 1, 65535, false, &Options::max_connections},
+    OptionSpec{"max-pending-connections", "N", "8",
+               "inbound connections still in their handshake at once; further ones are closed at "
+               "once (idle sockets cannot take every --max-connections slot)",
+               Kind::count, 1, 65535, false, &Options::max_pending_connections},
+    OptionSpec{"max-buffered", "BYTES", "256MiB",
+               "bytes of unfinished frames buffered across all connections; a connection whose "
+               "read goes beyond it is closed (at least --max-frame)",
+               Kind::size, 64 * KiB, 64 * GiB, false, &Options::max_buffered_bytes},
+    OptionSpec{"catchup-rate", "BYTES", "32MiB",
+               "catch-up bytes sent per second to one peer, after its first round on a connection "
+               "(which runs at full speed)",
+               Kind::size, 64 * KiB, 64 * GiB, false, &Options::catchup_rate_bytes},
     OptionSpec{"tls-cert", "FILE", nullptr,
                "PEM certificate of this node: with --tls-key and --tls-ca, every peer connection "
                "uses mutual TLS and plaintext or unknown peers are refused",
@@ -239,6 +251,9 @@ void check_together(const Options& options) {
   }
   if (options.max_frame_bytes < 4ull * page) {
     fail("--max-frame: must be at least 4 pages (" + std::to_string(4ull * page) + " bytes)");
+  }
+  if (options.max_buffered_bytes < options.max_frame_bytes) {
+    fail("--max-buffered: smaller than --max-frame " + std::to_string(options.max_frame_bytes));
   }
   if (options.audit_interval_ms < options.scan_interval_ms) {
     fail("--audit-interval: " + std::to_string(options.audit_interval_ms) +

@@ -37,6 +37,9 @@ struct Options {
   std::uint64_t audit_interval_ms = 10'000;  // kernel tracking: full hash scan this often
   bool allow_foreign_writable = false;       // accept a segment other users can write
   std::uint64_t max_connections = 64;
+  std::uint64_t max_pending_connections = 8;
+  std::uint64_t max_buffered_bytes = 256ull << 20;
+  std::uint64_t catchup_rate_bytes = 32ull << 20;  // per peer per second, after the first round
   // Mutual TLS: all three or none.
   std::string tls_cert;
   std::string tls_key;

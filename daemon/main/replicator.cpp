@@ -143,7 +143,9 @@ void Replicator::broadcast_patches(std::vector<Patch> patches) {
 
 void Replicator::on_established(const net::SessionInfo& info, const proto::Hello& hello) {
   peers_.erase(info.id);
-  peers_.try_emplace(info.id, info.peer_id, make_catchup_session());
+  auto [peer, added] = peers_.try_emplace(info.id, info.peer_id, make_catchup_session());
+  (void)added;
+  peer->second.catchup_budget = ByteRateBudget(config_.catchup_rate_bytes);
   if (!grow_for_peer(info.id, hello.size_bytes, "hello")) return;
   send_digests(info.id, /*reply_requested=*/false);
 }

@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/main/byte_rate_budget.hpp"
 #include "daemon/main/digest_round_limiter.hpp"
 #include "daemon/main/metrics.hpp"
 #include "daemon/net/mesh.hpp"
@@ -51,6 +52,8 @@ struct ReplicatorConfig {
   // SegmentHooks::writers.
   bool kernel_tracking = false;
   std::chrono::milliseconds audit_interval{10'000};
+  // Catch-up bytes per second to one peer after its session's first round (0: unlimited).
+  std::uint64_t catchup_rate_bytes = 0;
 };
 
 // The segment's side. Empty functions are skipped.
@@ -102,6 +105,14 @@ class Replicator {
     std::string peer_id;
     proto::CatchupSession catchup;
     std::chrono::steady_clock::time_point round_started;  // our latest round towards it
+    // Rounds after the session's first spend this budget (--catchup-rate): the next step of a
+    // round waits for it, on catchup_retry.
+    ByteRateBudget catchup_budget;
+    std::uint64_t budget_round = 0;        // the round budget_bytes_spent counts
+    std::uint64_t budget_bytes_spent = 0;  // of that round's bytes, already spent
+    std::unique_ptr<boost::asio::steady_timer> catchup_retry;
+    bool catchup_retry_armed = false;
+    int steps_deferred = 0;  // written steps whose follow-up waits for the budget
     // We applied something this peer sent: when it leaves, the others may lack it.
     bool applied_anything = false;
   };
@@ -123,6 +134,10 @@ class Replicator {
   void send_digests(net::SessionId id, bool reply_requested);
   // Queues what the peer's CatchupSession returned (and the local patches its exports made).
   void send_catchup(net::SessionId id, std::vector<proto::CatchupSend> sends);
+  // Spends what the peer's current round sent since the last call (rounds after the first).
+  void spend_catchup_budget(PeerState& peer);
+  // False when the peer's budget must be waited out before its next step (a retry is armed).
+  bool catchup_budget_allows(net::SessionId id, PeerState& peer, proto::CatchupSend::Kind kind);
   void catchup_written(net::SessionId id, proto::CatchupSend::Kind kind);
   proto::CatchupSession make_catchup_session();
   void fail_peer(net::SessionId id, std::error_code error, const std::string& what);

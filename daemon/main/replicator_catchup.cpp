@@ -106,7 +106,8 @@ void Replicator::schedule_digest_rounds() {
 void Replicator::send_catchup(net::SessionId id, std::vector<proto::CatchupSend> sends) {
   auto it = peers_.find(id);
   if (it == peers_.end()) return;
-  const PeerState& peer = it->second;
+  PeerState& peer = it->second;
+  spend_catchup_budget(peer);
   for (proto::CatchupSend& send : sends) {
     broadcast_patches(std::move(send.local_patches));
     for (const auto& oversized : send.oversized_pages) {
@@ -145,7 +146,44 @@ void Replicator::send_catchup(net::SessionId id, std::vector<proto::CatchupSend>
 void Replicator::catchup_written(net::SessionId id, proto::CatchupSend::Kind kind) {
   auto it = peers_.find(id);
   if (it == peers_.end()) return;
+  if (!catchup_budget_allows(id, it->second, kind)) return;
   send_catchup(id, it->second.catchup.written(kind));
+}
+
+void Replicator::spend_catchup_budget(PeerState& peer) {
+  const std::uint64_t round = peer.catchup.round();
+  if (round != peer.budget_round) {
+    peer.budget_round = round;
+    peer.budget_bytes_spent = 0;
+  }
+  const std::uint64_t sent = peer.catchup.round_bytes_sent();
+  // A session's first round is a joining or returning peer's catch-up: full speed.
+  if (round > 1 && sent > peer.budget_bytes_spent) {
+    peer.catchup_budget.spend(sent - peer.budget_bytes_spent, Clock::now());
+  }
+  peer.budget_bytes_spent = std::max(peer.budget_bytes_spent, sent);
+}
+
+bool Replicator::catchup_budget_allows(net::SessionId id, PeerState& peer,
+                                       proto::CatchupSend::Kind kind) {
+  if (kind != proto::CatchupSend::Kind::step || peer.catchup.round() <= 1) return true;
+  const auto wait = peer.catchup_budget.wait_before(Clock::now());
+  if (wait <= Clock::duration::zero()) return true;
+  // The written step is remembered: its follow-up runs once the budget allows.
+  ++peer.steps_deferred;
+  if (peer.catchup_retry_armed) return false;
+  if (!peer.catchup_retry) peer.catchup_retry = std::make_unique<asio::steady_timer>(engine_io_);
+  peer.catchup_retry_armed = true;
+  peer.catchup_retry->expires_after(wait);
+  peer.catchup_retry->async_wait([this, id, kind](boost::system::error_code ec) {
+    if (ec) return;
+    auto it = peers_.find(id);
+    if (it == peers_.end()) return;
+    it->second.catchup_retry_armed = false;
+    const int deferred = std::exchange(it->second.steps_deferred, 0);
+    for (int i = 0; i < deferred; ++i) catchup_written(id, kind);
+  });
+  return false;
 }
 
 }  // namespace wmd::daemon

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/main/local_object_watch.hpp"
 #include "daemon/main/metrics.hpp"
 #include "daemon/main/options.hpp"
 #include "daemon/main/replicator.hpp"
@@ -27,6 +28,7 @@
 #include "daemon/net/tls_context.hpp"
 #include "daemon/net/ws_upgrade.hpp"
 #include "daemon/segment/segment.hpp"
+#include "daemon/segment/serving_lock.hpp"
 #include "daemon/tracker/kernel/kernel_probe.hpp"
 #include "daemon/tracker/kernel/tracking_mode.hpp"
 #include "engine/engine.hpp"
@@ -39,6 +41,11 @@ using wmd::daemon::Options;
 constexpr auto kShutdownFlushTimeout = std::chrono::milliseconds(2000);
 constexpr auto kDoorbellPoll = std::chrono::milliseconds(500);
 constexpr auto kSystemdStatusInterval = std::chrono::seconds(5);
+// How often the segment's objects are checked for truncation by another process (an access
+// to a truncated one is caught at once anyway, see segment/truncation_guard.hpp).
+constexpr auto kLocalObjectCheckInterval = std::chrono::milliseconds(250);
+// The replication state is this daemon's alone, whatever --segment-mode grants the segment.
+constexpr std::uint32_t kStateMode = 0600;
 constexpr int kExitConfig = 2;  // as for bad options: systemd does not restart it
 // A second SIGTERM/SIGINT cut the shutdown flush short: queued patches were dropped.
 constexpr int kExitFlushCutShort = 1;
@@ -190,6 +197,17 @@ wmd::kernel::TrackingDecision decide_change_detection(const Options& options) {
   return tracking;
 }
 
+// The lock that makes this the one daemon serving the segment: taken before anything is opened.
+std::unique_ptr<wmd::ServingLock> lock_segment(const Options& options) {
+  auto serving = wmd::ServingLock::acquire(options.segment);
+  if (!serving.ok()) {
+    spdlog::error("cannot serve segment {}: {}", options.segment, wmd::Segment::last_error_text());
+    throw StartupFailure{};
+  }
+  return std::move(serving).value();
+}
+
+// REQUIRES: the caller holds the segment's ServingLock (a damaged control object is rebuilt).
 std::unique_ptr<wmd::Segment> open_segment(const Options& options) {
   wmd::SegmentConfig config;
   config.name = options.segment;
@@ -198,6 +216,7 @@ std::unique_ptr<wmd::Segment> open_segment(const Options& options) {
   config.page_size_bytes = options.page_size_bytes;
   config.mode = options.segment_mode;
   config.allow_foreign_writable = options.allow_foreign_writable;
+  config.rebuild_damaged_control = true;
   auto opened = wmd::Segment::open(config);
   if (!opened.ok()) {
     spdlog::error("cannot open segment {}: {}{}{}", options.segment, opened.error().message(),
@@ -206,10 +225,10 @@ std::unique_ptr<wmd::Segment> open_segment(const Options& options) {
     throw StartupFailure{};
   }
   auto segment = std::move(opened).value();
-  if (const auto other = segment->serving_daemon_pid(); other != 0 && other != getpid()) {
-    spdlog::error("segment {} is already served by wmdd pid {}", options.segment, other);
-    throw StartupFailure{};
+  if (!segment->repair_note().empty()) {
+    spdlog::warn("segment {}: {}", options.segment, segment->repair_note());
   }
+  segment->guard_against_truncation();
   if (segment->max_size_bytes() != options.max_size_bytes) {
     spdlog::warn("segment {} records a maximum size of {} bytes; --max-size {} is ignored",
                  options.segment, segment->max_size_bytes(), options.max_size_bytes);
@@ -238,13 +257,14 @@ Replication open_engine(const Options& options, wmd::Segment& segment) {
     spdlog::error("invalid engine configuration: {}", state_bytes.error().message());
     throw StartupFailure{};
   }
-  auto state = wmd::StateStore::open(options.segment, *state_bytes, options.segment_mode);
+  auto state = wmd::StateStore::open(options.segment, *state_bytes, kStateMode);
   if (!state.ok()) {
     spdlog::error("cannot open replication state {}.state: {}: {}", options.segment,
                   state.error().message(), wmd::Segment::last_error_text());
     throw StartupFailure{};
   }
   Replication replication{std::move(state).value(), nullptr};
+  replication.state->guard_against_truncation();
   auto engine = wmd::Engine::create(
       config, segment.bytes(), replication.state->bytes(),
       [&segment](std::uint64_t size_bytes) { return segment.grow(size_bytes); });
@@ -285,6 +305,7 @@ wmd::daemon::ReplicatorConfig replicator_config(const Options& options,
   wmd::daemon::ReplicatorConfig config;
   config.scan_interval = std::chrono::milliseconds(options.scan_interval_ms);
   config.max_frame_bytes = options.max_frame_bytes;
+  config.catchup_rate_bytes = options.catchup_rate_bytes;
   config.stats_interval = std::chrono::seconds(options.stats_interval_s);
   config.kernel_tracking = tracking.use_kernel;
   config.audit_interval = std::chrono::milliseconds(options.audit_interval_ms);
@@ -318,6 +339,8 @@ wmd::net::MeshConfig mesh_config(const Options& options, const wmd::Engine& engi
   config.ws_listen = websocket.listen;
   config.ws_token = std::move(websocket.token);
   config.ws_tls = std::move(websocket.tls);
+  config.max_pending_connections = options.max_pending_connections;
+  config.max_buffered_bytes = options.max_buffered_bytes;
   config.seed =
       static_cast<std::uint64_t>(getpid()) ^
       static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
@@ -377,6 +400,7 @@ int serve(const Options& options, wmd::Segment& segment, wmd::Engine& engine,
   // handler below instead of killing the process with the default action.
   asio::signal_set signals(net_io, SIGINT, SIGTERM);
   wmd::daemon::SystemdNotifier systemd(net_io);
+  wmd::daemon::LocalObjectWatch object_watch(net_io, segment, kLocalObjectCheckInterval);
   wmd::daemon::Replicator replicator(engine, net_io, replicator_config(options, tracking),
                                      segment_hooks(segment));
   wmd::net::Mesh mesh(net_io, mesh_config(options, engine, std::move(tls), std::move(websocket)),
@@ -420,6 +444,7 @@ int serve(const Options& options, wmd::Segment& segment, wmd::Engine& engine,
     stopping = true;
     signals.async_wait(on_signal);
     status_timer.stop();
+    object_watch.stop();
     if (metrics) metrics->stop();
     systemd.stopping("stopping: final scan and flushing queues");
     spdlog::info("received {}: final scan, flushing queues, exiting (a second one exits at once)",
@@ -448,6 +473,7 @@ int run(const Options& options) {
     auto tls = make_tls(options);
     auto websocket = make_websocket(options);
     const auto tracking = decide_change_detection(options);
+    const auto serving = lock_segment(options);
     auto segment = open_segment(options);
     auto replication = open_engine(options, *segment);
     log_starting(options, *replication.engine, tracking);

@@ -32,7 +32,7 @@ std::uint64_t now_us() {
 
 proto::Limits handshake_limits(const MeshConfig& config) {
   proto::Limits limits;
-  limits.max_frame_bytes = config.max_frame_bytes;
+  limits.max_frame_bytes = std::min(config.max_frame_bytes, kMaxHandshakeFrameBytes);
   limits.page_size_bytes = 0;
   limits.max_size_bytes = config.identity.max_size_bytes;
   return limits;
@@ -116,8 +116,10 @@ PushResult Connection::queue(QueuedFrame item) {
 
 void Connection::mark_established(std::string peer_id) {
   established_ = true;
+  established_at_ = Clock::now();
   peer_id_ = std::move(peer_id);
   auto limits = handshake_limits(mesh_.config());
+  limits.max_frame_bytes = mesh_.config().max_frame_bytes;
   limits.page_size_bytes = mesh_.config().identity.page_size_bytes;
   reader_.set_limits(limits);
 }
@@ -148,6 +150,8 @@ void Connection::close(std::error_code reason) {
   if (closed_) return;
   auto keep_alive = shared_from_this();
   closed_ = true;
+  mesh_.buffered_changed(buffered_accounted_, 0);
+  buffered_accounted_ = 0;
   boost::system::error_code ignored;
   timer_.cancel(ignored);
   stream_.close();
@@ -181,7 +185,28 @@ void Connection::on_read(boost::system::error_code ec, std::size_t n) {
   last_received_ = Clock::now();
   counters_.bytes_received += n;
   reader_.feed(std::span<const std::uint8_t>(read_buffer_.data(), n));
-  if (process_frames()) read_some();
+  if (!account_buffered()) return;
+  const bool more = process_frames();
+  account_buffered();
+  if (more) read_some();
+}
+
+bool Connection::account_buffered() {
+  if (closed_) return false;
+  const std::uint64_t now = reader_.buffered_bytes();
+  const bool within = mesh_.buffered_changed(buffered_accounted_, now);
+  buffered_accounted_ = now;
+  if (within) return true;
+  spdlog::warn(
+      "closing connection to peer {} at {}: its unfinished frame ({} bytes) takes the bytes "
+      "buffered across connections beyond --max-buffered {}",
+      peer_id_.empty() ? "?" : peer_id_, address_, now, mesh_.config().max_buffered_bytes);
+  close_with_error(errc::frame_too_large, "over the daemon's budget for unfinished frames");
+  // Its bytes are never decoded: give them back now rather than when the Error is written.
+  mesh_.buffered_changed(buffered_accounted_, 0);
+  buffered_accounted_ = 0;
+  reader_.release();
+  return false;
 }
 
 bool Connection::process_frames() {
@@ -305,7 +330,9 @@ void Connection::on_tick() {
     last_received_ = now;  // we are the ones not reading
     if (!mesh_.inbound_backlogged()) {
       read_paused_ = false;
-      if (process_frames()) read_some();
+      const bool more = process_frames();
+      account_buffered();
+      if (more) read_some();
       if (closed_ || closing_) {
         schedule_tick();
         return;

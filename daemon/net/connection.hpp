@@ -56,6 +56,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const std::string& peer_id() const noexcept { return peer_id_; }
   const std::string& address() const noexcept { return address_; }
   const SendQueue& send_queue() const noexcept { return send_queue_; }
+  bool is_tls() const noexcept { return stream_.is_tls(); }
+  bool is_websocket() const noexcept { return stream_.is_websocket(); }
+  // When the handshake was accepted, and when the last byte arrived.
+  std::chrono::steady_clock::time_point established_at() const noexcept { return established_at_; }
+  std::chrono::steady_clock::time_point last_received() const noexcept { return last_received_; }
+  // Names the peer's certificate allows as its id (TLS only).
+  std::vector<std::string> certificate_names() const { return stream_.peer_names(); }
   bool resync_pending = false;  // an overflow resync was requested and the queue not drained
 
   struct Counters {
@@ -75,6 +82,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void read_some();
   void on_read(boost::system::error_code ec, std::size_t n);
   bool process_frames();  // false: the connection closed or reading must pause
+  // Reports the reader's buffered bytes to the mesh; false (and closing) when the mesh-wide
+  // budget is exceeded.
+  bool account_buffered();
   void handle(proto::Message message, std::uint64_t frame_bytes);
   void write_some();
   void on_tick();
@@ -97,10 +107,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool read_paused_ = false;
   int heartbeat_replies_queued_ = 0;  // written replies call back to decrement
   proto::FrameReader reader_;
+  std::uint64_t buffered_accounted_ = 0;  // reader_'s bytes as last reported to the mesh
   SendQueue send_queue_;
   std::array<std::uint8_t, 256 * 1024> read_buffer_{};
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point last_received_;
+  std::chrono::steady_clock::time_point established_at_;
   std::chrono::steady_clock::time_point last_heartbeat_sent_;
   std::chrono::steady_clock::time_point close_deadline_;
   std::error_code close_reason_;

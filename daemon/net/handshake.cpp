@@ -1,5 +1,7 @@
 #include "daemon/net/handshake.hpp"
 
+#include <algorithm>
+
 namespace wmd::net {
 
 HelloDecision check_hello(const LocalIdentity& ours, const proto::Hello& theirs) {
@@ -29,6 +31,28 @@ HelloDecision check_hello(const LocalIdentity& ours, const proto::Hello& theirs)
                 std::to_string(ours.max_size_bytes)};
   }
   return {};
+}
+
+HelloDecision check_certified_id(const std::string& peer_id,
+                                 const std::vector<std::string>& certificate_names) {
+  if (std::find(certificate_names.begin(), certificate_names.end(), peer_id) !=
+      certificate_names.end()) {
+    return {};
+  }
+  std::string names;
+  for (const auto& name : certificate_names) names += (names.empty() ? "" : ", ") + name;
+  return {HelloVerdict::refuse, errc::invalid_peer_id,
+          "peer id '" + peer_id + "' is not a name of its certificate (CN or DNS subjectAltName: " +
+              (names.empty() ? std::string("none") : names) + ")"};
+}
+
+bool keeps_newcomer(const std::string& our_id, const std::string& peer_id,
+                    const ExistingSession& existing, bool newcomer_outbound,
+                    std::chrono::steady_clock::duration settle,
+                    std::chrono::steady_clock::duration max_silence) {
+  if (existing.age >= settle) return existing.silence > max_silence;
+  if (existing.outbound == newcomer_outbound) return true;
+  return keeps_connection(our_id, peer_id, newcomer_outbound);
 }
 
 bool keeps_connection(const std::string& our_id, const std::string& peer_id, bool outbound) {

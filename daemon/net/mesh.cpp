@@ -152,6 +152,22 @@ Frame Mesh::hello_frame() const {
   return encode_frame(hello_);
 }
 
+std::string Mesh::why_full() const {
+  if (connections_.size() >= config_.max_connections) {
+    return fmt::format("{} connections open (--max-connections {})", connections_.size(),
+                       config_.max_connections);
+  }
+  std::size_t pending = 0;
+  for (const auto& [id, connection] : connections_) {
+    if (!connection->outbound() && !connection->established()) ++pending;
+  }
+  if (pending >= config_.max_pending_connections) {
+    return fmt::format("{} inbound connections in their handshake (--max-pending-connections {})",
+                       pending, config_.max_pending_connections);
+  }
+  return {};
+}
+
 void Mesh::start_accept(Listener& listener) {
   listener.acceptor.async_accept(
       [this, &listener](boost::system::error_code ec, tcp::socket socket) {
@@ -165,15 +181,16 @@ void Mesh::start_accept(Listener& listener) {
           });
           return;
         }
-        if (connections_.size() >= config_.max_connections) {
+        const std::string full = why_full();
+        if (!full.empty()) {
           ++closed_totals_.connections_rejected;
           boost::system::error_code peer_ec;
           const auto remote = socket.remote_endpoint(peer_ec);
-          spdlog::warn("refusing {}connection from {}: {} connections open (--max-connections {})",
+          spdlog::warn("refusing {}connection from {}: {}",
                        listener.transport == Transport::websocket ? "WebSocket " : "",
                        peer_ec ? std::string("?")
                                : HostPort{remote.address().to_string(), remote.port()}.to_string(),
-                       connections_.size(), config_.max_connections);
+                       full);
           boost::system::error_code ignored;
           socket.close(ignored);
         } else {
@@ -279,7 +296,13 @@ void Mesh::wake_dialers_of(const std::string& peer_id) {
 
 void Mesh::connection_hello(const std::shared_ptr<Connection>& connection,
                             const proto::Hello& hello) {
-  const auto decision = check_hello(config_.identity, hello);
+  auto decision = check_hello(config_.identity, hello);
+  // A TCP peer under TLS proves its id with its certificate. A WebSocket client has none
+  // (browsers present no client certificate): the token file is its credential.
+  if (decision.verdict == HelloVerdict::accept && connection->is_tls() &&
+      !connection->is_websocket()) {
+    decision = check_certified_id(hello.peer_id, connection->certificate_names());
+  }
   Dialer* dialer = connection->dialer_index() >= 0
                        ? dialers_[static_cast<std::size_t>(connection->dialer_index())].get()
                        : nullptr;
@@ -302,15 +325,41 @@ void Mesh::connection_hello(const std::shared_ptr<Connection>& connection,
 
   if (auto it = established_.find(hello.peer_id); it != established_.end()) {
     auto existing = connections_.at(it->second);
+    const auto now = std::chrono::steady_clock::now();
+    const ExistingSession session{existing->outbound(), now - existing->established_at(),
+                                  now - existing->last_received()};
+    // Settled: past the window in which both sides dial each other at once. Dead: two
+    // heartbeats missed.
+    const auto settle = 2 * config_.heartbeat_interval;
+    const bool settled = session.age >= settle;
     const bool keep_new =
-        existing->outbound() == connection->outbound()
-            ? true  // the same direction twice: the older one is most likely stale
-            : keeps_connection(config_.identity.peer_id, hello.peer_id, connection->outbound());
+        keeps_newcomer(config_.identity.peer_id, hello.peer_id, session, connection->outbound(),
+                       settle, 2 * config_.heartbeat_interval);
     auto& loser = keep_new ? existing : connection;
+    if (settled && !keep_new) {
+      // Logged at 1, 10, 100, ... refusals per peer id: a reconnecting impostor cannot flood
+      // the log (the map holds established peer ids only).
+      const std::uint64_t refused = ++impostors_refused_[hello.peer_id];
+      std::uint64_t power = 1;
+      while (power * 10 <= refused) power *= 10;
+      if (refused == power) {
+        spdlog::warn(
+            "refusing a connection from {} presenting peer id {}: that peer has a live session "
+            "(session {}, last heard {} ms ago); {} such connection(s) refused so far",
+            connection->address(), hello.peer_id, existing->id(),
+            std::chrono::duration_cast<std::chrono::milliseconds>(session.silence).count(),
+            refused);
+      }
+      loser->close_with_error(errc::duplicate_connection,
+                              "peer id " + hello.peer_id + " already has a live session here");
+      return;
+    }
     spdlog::debug("peer {}: two connections, closing the {} one (session {})", hello.peer_id,
                   loser->outbound() ? "outbound" : "inbound", loser->id());
     loser->close_with_error(errc::duplicate_connection,
-                            "duplicate connection; keeping the one dialed by the smaller id");
+                            settled ? std::string("replaced: the session had gone silent")
+                                    : std::string("duplicate connection; keeping the one "
+                                                  "dialed by the smaller id"));
     if (!keep_new) return;
     // close_with_error defers the close; unregister the old session now.
     established_.erase(hello.peer_id);
@@ -343,6 +392,11 @@ void Mesh::connection_message(Connection& connection, proto::Message message,
                               std::uint64_t frame_bytes) {
   if (callbacks_.on_message)
     callbacks_.on_message(connection.id(), std::move(message), frame_bytes);
+}
+
+bool Mesh::buffered_changed(std::uint64_t before, std::uint64_t after) {
+  buffered_bytes_ = buffered_bytes_ - before + after;
+  return after <= before || buffered_bytes_ <= config_.max_buffered_bytes;
 }
 
 bool Mesh::inbound_backlogged() const {
@@ -497,6 +551,7 @@ void Mesh::finish_shutdown() {
 
 MeshSnapshot Mesh::snapshot() const {
   MeshSnapshot snap = closed_totals_;
+  snap.buffered_bytes = buffered_bytes_;
   snap.peers.clear();
   for (const auto& [id, connection] : connections_) {
     const auto& c = connection->counters();

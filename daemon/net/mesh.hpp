@@ -64,7 +64,18 @@ struct MeshConfig {
   // wss:// when set: a server-only context (make_tls_server_context), browsers have no
   // client certificate.
   std::shared_ptr<boost::asio::ssl::context> ws_tls;
+  // Inbound connections still in their handshake above which further ones are closed at once:
+  // idle sockets cannot take every slot and lock real peers out.
+  std::size_t max_pending_connections = 8;
+  // Bytes of unfinished frames buffered across all connections; a read that would take the
+  // total beyond it closes its connection (each connection alone is bounded by
+  // max_frame_bytes, before the handshake by kMaxHandshakeFrameBytes).
+  std::uint64_t max_buffered_bytes = 256ull << 20;
 };
+
+// Largest frame accepted before the handshake completes: a Hello (or an Error) is far smaller,
+// so an unauthenticated socket cannot make us buffer a max-sized frame.
+inline constexpr std::uint32_t kMaxHandshakeFrameBytes = proto::kMinMaxFrameBytes;
 
 struct SessionInfo {
   SessionId id = 0;
@@ -126,7 +137,8 @@ struct MeshSnapshot {
   // Connections that ended in an error: refused, failed TLS or wmd handshake, bad frame,
   // timeout, reset (not: our shutdown, a duplicate resolved, a peer closing cleanly).
   std::uint64_t connection_errors = 0;
-  std::uint64_t connections_rejected = 0;  // inbound, over max_connections
+  std::uint64_t connections_rejected = 0;  // inbound, over max_connections or max_pending
+  std::uint64_t buffered_bytes = 0;        // of unfinished frames, all connections
   // Dialers at rest: each knows its peer's id and that peer is connected through a session
   // the dialer does not hold (the tie-break kept the other direction), so it does not dial
   // again until that session ends.
@@ -179,6 +191,9 @@ class Mesh {
                           std::uint64_t frame_bytes);
   void connection_closed(Connection& connection, std::error_code reason);
   bool inbound_backlogged() const;
+  // A connection's buffered bytes went from `before` to `after`; false when the total is now
+  // beyond max_buffered_bytes (the caller closes itself, which accounts its bytes back).
+  bool buffered_changed(std::uint64_t before, std::uint64_t after);
 
  private:
   struct Dialer;
@@ -188,6 +203,8 @@ class Mesh {
   struct Listener;
   Status open_listener(Listener& listener, const HostPort& where, const char* what);
   void start_accept(Listener& listener);
+  // Why an inbound connection must be refused now (empty: it may be accepted).
+  std::string why_full() const;
   void schedule_dial(Dialer& dialer, std::chrono::milliseconds delay);
   void dial(Dialer& dialer);
   void dial_failed(Dialer& dialer, const std::string& why);
@@ -207,6 +224,9 @@ class Mesh {
   proto::Hello hello_;
   std::string last_error_text_;
   bool stopping_ = false;
+  std::uint64_t buffered_bytes_ = 0;  // sum over connections of their unfinished frames
+  // Connections refused for presenting the id of a peer with a live session, per that id.
+  std::map<std::string, std::uint64_t> impostors_refused_;
   std::function<void()> shutdown_done_;
   std::chrono::steady_clock::time_point shutdown_deadline_;
   boost::asio::steady_timer shutdown_timer_;

@@ -123,6 +123,11 @@ std::string PeerStream::read_failure() const {
   return impl_->ws ? impl_->ws->refusal() : std::string();
 }
 
+std::vector<std::string> PeerStream::peer_names() const {
+  return impl_->tls ? peer_certificate_names(impl_->tls->native_handle())
+                    : std::vector<std::string>();
+}
+
 void PeerStream::close() noexcept {
   boost::system::error_code ignored;
   impl_->socket().shutdown(tcp::socket::shutdown_both, ignored);

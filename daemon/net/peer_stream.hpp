@@ -60,6 +60,9 @@ class PeerStream {
   void async_write(const std::vector<boost::asio::const_buffer>& buffers, IoHandler handler);
   // The peer certificate's subject after a TLS handshake ("/CN=node1"); "" otherwise.
   std::string peer_subject() const;
+  // The certificate's common name(s) and DNS subjectAltNames after a TLS handshake; empty
+  // otherwise (see peer_certificate_names).
+  std::vector<std::string> peer_names() const;
   // Closes the TCP socket (no TLS close_notify: the wmd Error frame already said goodbye).
   void close() noexcept;
   // Why async_handshake failed, for the log ("certificate verify failed", "401: no valid

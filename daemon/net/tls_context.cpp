@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <array>
 
@@ -87,6 +88,34 @@ Result<std::shared_ptr<ssl::context>> make_tls_server_context(const TlsFiles& fi
     return errc::invalid_config;
   }
   return context;
+}
+
+std::vector<std::string> peer_certificate_names(SSL* ssl_handle) {
+  std::vector<std::string> names;
+  if (ssl_handle == nullptr) return names;
+  X509* cert = SSL_get1_peer_certificate(ssl_handle);
+  if (cert == nullptr) return names;
+  const auto add = [&names](const ASN1_STRING* text) {
+    if (text == nullptr) return;
+    names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(text)),
+                       static_cast<std::size_t>(ASN1_STRING_length(text)));
+  };
+  X509_NAME* subject = X509_get_subject_name(cert);
+  for (int i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1); i >= 0;
+       i = X509_NAME_get_index_by_NID(subject, NID_commonName, i)) {
+    add(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i)));
+  }
+  auto* alt =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (alt != nullptr) {
+    for (int i = 0; i < sk_GENERAL_NAME_num(alt); ++i) {
+      const GENERAL_NAME* name = sk_GENERAL_NAME_value(alt, i);
+      if (name->type == GEN_DNS) add(name->d.dNSName);
+    }
+    GENERAL_NAMES_free(alt);
+  }
+  X509_free(cert);
+  return names;
 }
 
 std::string peer_certificate_subject(SSL* ssl_handle) {

@@ -10,6 +10,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/result.hpp"
 
@@ -35,5 +36,8 @@ Result<std::shared_ptr<boost::asio::ssl::context>> make_tls_server_context(const
 
 // "CN=node1" of the peer's certificate on a connection after its handshake ("" when none).
 std::string peer_certificate_subject(SSL* ssl);
+// The names a peer id may take on this connection: the subject's common name(s) and the DNS
+// names of the subjectAltName extension of the peer's certificate (empty when none).
+std::vector<std::string> peer_certificate_names(SSL* ssl);
 
 }  // namespace wmd::net

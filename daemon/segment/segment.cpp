@@ -11,6 +11,7 @@
 #include <wmd/segment_layout.h>
 
 #include "daemon/segment/error_text.hpp"
+#include "daemon/segment/truncation_guard.hpp"
 #include "shm/doorbell.hpp"
 #include "shm/mapped_segment.hpp"
 #include "shm/status_block.hpp"
@@ -82,6 +83,8 @@ class Segment::Impl {
   std::unique_ptr<core::MappedSegment> mapped_;
   // Bumped by wake_flush_waiter(); any thread.
   mutable std::atomic<std::uint32_t> wake_epoch_{0};
+  // Set by guard_against_truncation(); owner thread.
+  bool guarded_ = false;
 
   wmd_ctl* ctl() const noexcept { return mapped_->ctl(); }
 };
@@ -103,6 +106,7 @@ Result<std::unique_ptr<Segment>> Segment::open(const SegmentConfig& config) {
   params.mode = config.mode;
   params.create = config.size_bytes > 0;
   params.allow_foreign = config.allow_foreign_writable;
+  params.rebuild_damaged_control = config.rebuild_damaged_control;
   std::unique_ptr<core::MappedSegment> mapped;
   if (core::Error error = core::MappedSegment::open(params, &mapped)) {
     return segment_detail::to_error_code(error);
@@ -128,6 +132,21 @@ std::uint64_t Segment::max_size_bytes() const noexcept {
 
 std::uint32_t Segment::page_size_bytes() const noexcept {
   return impl_->mapped_->page_size_bytes();
+}
+
+const std::string& Segment::repair_note() const noexcept {
+  return impl_->mapped_->repair_note();
+}
+
+void Segment::guard_against_truncation() {
+  const core::MappedSegment& mapped = *impl_->mapped_;
+  guard_mapping(GuardedObject::control, mapped.ctl(), sizeof(wmd_ctl), mapped.control_fd());
+  guard_mapping(GuardedObject::data, mapped.base(), mapped.mapped_size_bytes(), mapped.data_fd());
+  impl_->guarded_ = true;
+}
+
+void Segment::rewrite_control_header() noexcept {
+  impl_->mapped_->rewrite_control_header();
 }
 
 DataExtent Segment::data_extent(std::uint64_t offset_bytes, std::uint64_t limit_bytes) const {
@@ -160,6 +179,10 @@ std::uint64_t Segment::control_size_bytes() const noexcept {
 Result<std::span<std::uint8_t>> Segment::grow(std::uint64_t new_size_bytes) {
   if (core::Error error = impl_->mapped_->grow(new_size_bytes)) {
     return segment_detail::to_error_code(error);
+  }
+  if (impl_->guarded_) {
+    const core::MappedSegment& mapped = *impl_->mapped_;
+    guard_mapping(GuardedObject::data, mapped.base(), mapped.mapped_size_bytes(), mapped.data_fd());
   }
   return bytes();
 }

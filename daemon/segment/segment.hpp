@@ -27,6 +27,9 @@ struct SegmentConfig {
   std::uint32_t page_size_bytes = 0;
   std::uint32_t mode = 0600;            // permissions for objects this call creates
   bool allow_foreign_writable = false;  // accept objects other users can write
+  // The caller holds the ServingLock: a damaged control object is rebuilt, not refused (see
+  // core::OpenParams::rebuild_damaged_control); repair_note() says what was done.
+  bool rebuild_damaged_control = false;
 };
 
 // A process registered as a writer of the segment (for kernel dirty tracking).
@@ -100,6 +103,15 @@ class Segment {
   std::uint64_t mapped_size_bytes() const noexcept;
   std::uint64_t max_size_bytes() const noexcept;
   std::uint32_t page_size_bytes() const noexcept;
+  // Why open() rebuilt the control object; "" when it did not.
+  const std::string& repair_note() const noexcept;
+  // From now on a truncation of the data or control object by another process restores its
+  // size instead of killing this process (see truncation_guard.hpp); grow() keeps the guard
+  // up to date.
+  void guard_against_truncation();
+  // Rewrites the control object's header after another process truncated or zeroed it
+  // (the serving daemon only; then publish the daemon pid and status again).
+  void rewrite_control_header() noexcept;
   // The extent of pages from offset_bytes (a page multiple), looking no further than
   // limit_bytes: finding where memory ends costs a walk of the memory's pages in the kernel,
   // so a caller asking about one page gets an answer for one page. Conservative: when unsure
@@ -144,6 +156,9 @@ class Segment {
 
 // The engine's persistent state: shared memory object "/NAME.state" (Boost.Interprocess),
 // created zero-filled (sparse) at the size the engine asks for, so a restarted daemon resumes.
+// Private to the daemon: wmdd opens it with mode 0600 whatever the segment's mode. A state that
+// was truncated while no daemon ran reads as zeros past the cut: the engine's recovery forgets
+// the pages whose versions it cannot read, and catch-up restores them.
 // Thread-safety: owner thread only.
 class StateStore {
  public:
@@ -152,6 +167,8 @@ class StateStore {
   ~StateStore();
   std::span<std::uint8_t> bytes() noexcept;
   bool created() const noexcept;  // true when this call created the object
+  // As Segment::guard_against_truncation, for the state object.
+  void guard_against_truncation();
 
   class Impl;
 

@@ -9,6 +9,7 @@
 
 #include "daemon/segment/error_text.hpp"
 #include "daemon/segment/segment.hpp"
+#include "daemon/segment/truncation_guard.hpp"
 
 namespace wmd {
 
@@ -31,6 +32,11 @@ std::span<std::uint8_t> StateStore::bytes() noexcept {
 
 bool StateStore::created() const noexcept {
   return impl_->created_;
+}
+
+void StateStore::guard_against_truncation() {
+  guard_mapping(GuardedObject::state, impl_->region_.get_address(), impl_->region_.get_size(),
+                impl_->object_.get_mapping_handle().handle);
 }
 
 Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& segment_name,
@@ -62,9 +68,10 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& segment_
         return segment_detail::to_error_code(core::sys_error("fstat", path, errno));
       }
       if (st.st_uid != ::geteuid() || (st.st_mode & 022 & ~mode) != 0) {
-        return segment_detail::to_error_code(
-            core::make_error(core::Code::permission,
-                             path + " belongs to another user or is writable by others; refused"));
+        return segment_detail::to_error_code(core::make_error(
+            core::Code::permission,
+            path + " belongs to another user or is writable by others; refused (the state is "
+                   "private: remove it to start afresh and catch up from peers)"));
       }
     }
     step = "ftruncate";

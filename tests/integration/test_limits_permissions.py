@@ -2,7 +2,7 @@
 """Segment permissions and connection limits.
 
 Permissions: a segment wmdd creates (data, control and state objects) is mode 0600 and owned by
-the daemon's user, or exactly --segment-mode; a segment other users can write (mode 0666) or
+the daemon's user, or exactly --segment-mode (the state object, private, stays 0600); a segment other users can write (mode 0666) or
 owned by another user is refused at start-up with a clear error (exit 1, files untouched) unless
 --allow-foreign-writable is given.
 
@@ -66,8 +66,11 @@ def check_permissions(h):
     g.start()
     h.stop_all_checked([g])
     got = modes(g.segment)
+    state = os.path.basename(wh.shm_path(g.segment)) + ".state"
+    assert got.pop(state) == 0o600, f"--segment-mode 0640 widened the private state: {got}"
     assert set(got.values()) == {0o640}, f"--segment-mode 0640 gave {got}"
-    h.note("created 0600 by default (data, control, state), exactly --segment-mode otherwise")
+    h.note("created 0600 by default (data, control, state), exactly --segment-mode otherwise "
+           "(the private state stays 0600)")
 
     # Writable by others: refused, then accepted when allowed.
     data = wh.shm_path(d.segment)

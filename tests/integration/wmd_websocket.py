@@ -53,7 +53,7 @@ class Client:
     def __init__(self, port, target="/", headers=None, upgrade=True, timeout_s=10,
                  ssl_context=None, seed=0):
         raw = socket.create_connection(("127.0.0.1", port), timeout=timeout_s)
-        self.sock = ssl_context.wrap_socket(raw, server_hostname="localhost") if ssl_context \
+        self.sock = ssl_context.wrap_socket(raw, server_hostname="127.0.0.1") if ssl_context \
             else raw
         self.buffer = b""
         self.mask_counter = seed

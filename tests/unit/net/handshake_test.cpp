@@ -85,4 +85,29 @@ TEST_CASE("the tie-break agrees on both sides for any pair of ids") {
   }
 }
 
+TEST_CASE("under TLS a peer id must be a name of its certificate") {
+  CHECK(check_certified_id("n1", {"n1", "n1.example"}).verdict == HelloVerdict::accept);
+  CHECK(check_certified_id("n1.example", {"n1", "n1.example"}).verdict == HelloVerdict::accept);
+  const auto refused = check_certified_id("n1", {"n3"});
+  CHECK(refused.verdict == HelloVerdict::refuse);
+  CHECK(refused.reason == errc::invalid_peer_id);
+  CHECK(refused.detail.find("n3") != std::string::npos);
+  CHECK(check_certified_id("n1", {}).verdict == HelloVerdict::refuse);
+}
+
+TEST_CASE("a settled, live session keeps its place; a dead or young one follows the tie-break") {
+  using std::chrono::milliseconds;
+  const auto settle = milliseconds(2000);
+  const auto silence = milliseconds(2000);
+  const ExistingSession live{false, milliseconds(5000), milliseconds(100)};
+  CHECK_FALSE(keeps_newcomer("a", "b", live, false, settle, silence));
+  CHECK_FALSE(keeps_newcomer("a", "b", live, true, settle, silence));
+  const ExistingSession dead{false, milliseconds(5000), milliseconds(2500)};
+  CHECK(keeps_newcomer("a", "b", dead, false, settle, silence));
+  const ExistingSession young{false, milliseconds(10), milliseconds(0)};
+  CHECK(keeps_newcomer("a", "b", young, true, settle, silence) ==
+        keeps_connection("a", "b", true));
+  CHECK(keeps_newcomer("a", "b", young, false, settle, silence));  // same direction: the newer
+}
+
 }  // namespace wmd::net

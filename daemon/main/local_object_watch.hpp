@@ -1,0 +1,38 @@
+// LocalObjectWatch: notices, on the network thread, that another local process shrank one of
+// the segment's objects (see segment/truncation_guard.hpp: the size is already restored by
+// then, by the SIGBUS handler or by the check here) and acts on it, a log line each time:
+//   data object:    the lost range reads as zeros, which the next scan replicates as any local
+//                   write would (whoever may truncate the object may also write it);
+//   control object: its header is rebuilt and the daemon pid published again;
+//   state object:   the replication state can no longer be trusted: it is removed and the
+//                   daemon exits 1 at once (a restart starts afresh and catches up from peers).
+// Thread-safety: owner (network) thread only.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+
+#include "daemon/segment/segment.hpp"
+
+namespace wmd::daemon {
+
+class LocalObjectWatch {
+ public:
+  // REQUIRES: segment outlives this; guard_against_truncation() was called on it and on the
+  // state store.
+  LocalObjectWatch(boost::asio::io_context& io, Segment& segment,
+                   std::chrono::milliseconds interval);
+  void stop();
+
+ private:
+  void schedule();
+  void check();
+
+  // Constant after construction.
+  Segment& segment_;
+  std::chrono::milliseconds interval_;
+  boost::asio::steady_timer timer_;
+};
+
+}  // namespace wmd::daemon
