@@ -3,11 +3,14 @@
 // WMD_BUILD_DIR: the build tree holding web/wmd-wasm, wasm/life.wasm and bin/ (default
 // <repo>/build); WMD_CHROMIUM: the browser (default /usr/bin/chromium).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import puppeteer from 'puppeteer-core';
+
+export { freePort } from '../../node/test/free_port.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const build = process.env.WMD_BUILD_DIR ?? path.resolve(here, '..', '..', '..', 'build');
@@ -59,4 +62,26 @@ export async function launchBrowser() {
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+// Whether something accepts TCP connections on 127.0.0.1:port.
+export function accepting(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.on('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+}
+
+// A child process whose output goes to `log`; exited resolves with its exit code (or signal).
+export function startProcess(file, args, log, options = {}) {
+  const child = spawn(file, args, { stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'] });
+  const out = createWriteStream(log);
+  child.stdout.pipe(out);
+  child.stderr.pipe(out);
+  child.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
+  return child;
 }
