@@ -91,3 +91,34 @@ export function destroy(state: MemoryDistributor): void;
 
 export function encodeFrame(message: Message): Uint8Array;
 export function decodeFrame(frame: Uint8Array, limits?: FrameLimits): Message;
+
+export interface DaemonSessionOptions {
+  /** The daemons' --cluster; default 'wmd', as wmdd's. */
+  cluster?: string;
+  /** The content of wmdd's --ws-token-file, sent as the URL's `token` query parameter. */
+  token?: string;
+  /** The daemons' --max-frame; default 16 MiB. */
+  maxFrameBytes?: number;
+  /** A WebSocket constructor; default globalThis.WebSocket (Node 20 has none). */
+  WebSocket?: new (url: string, protocols?: string | string[]) => WebSocket;
+  /** Default 1000 and 5000 ms, as wmdd's. */
+  heartbeatIntervalMs?: number;
+  heartbeatTimeoutMs?: number;
+  /** A failure that ended the session. */
+  onError?: (error: Error) => void;
+}
+
+export interface DaemonSession {
+  /** Resolves once catch-up ran both ways; rejects when the session ends before. */
+  readonly ready: Promise<void>;
+  /** Resolves with the error that ended the session, or null after close(). */
+  readonly closed: Promise<Error | null>;
+  close(): Promise<Error | null>;
+  /** The daemon's Hello, once received. */
+  readonly peer: Message | null;
+  readonly open: boolean;
+  readonly stats: { framesSent: number; framesReceived: number; patchesSent: number; pagesSent: number; pagesReceived: number };
+}
+
+/** The distributor as a peer of the wmdd at `url` (ws:// or wss://, `wmdd --ws-listen`). */
+export function connectDaemon(distributor: MemoryDistributor, url: string | URL, options?: DaemonSessionOptions): DaemonSession;

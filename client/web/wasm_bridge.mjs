@@ -40,6 +40,12 @@ const kErrcNames = [
   'HANDSHAKE_TIMEOUT', 'HEARTBEAT_TIMEOUT', 'IO', 'PEER_TABLE_FULL',
 ];
 
+// The wmd::errc number of a name ('malformed', 'heartbeat_timeout', ...), or undefined.
+export function errcNumber(name) {
+  const number = kErrcNames.indexOf(String(name).toUpperCase());
+  return number > 0 ? number : undefined;
+}
+
 // proto::MessageType numbers and the `type` of the message objects.
 const kTypeNames = [undefined, 'hello', 'patch', 'growth', 'digests', 'pageStates', 'catchupDone',
   'heartbeat', 'error'];

@@ -5,6 +5,8 @@
 //    package: same patches, digests and page states, byte for byte.
 //  * encodeFrame(message) / decodeFrame(bytes, limits): wmd's wire frames (proto/PROTOCOL.md),
 //    through the daemon's own codec, to speak to wmdd or any other replica.
+//  * connectDaemon(distributor, url, options): the distributor as a peer of a wmdd over a
+//    WebSocket (daemon_session.mjs).
 //
 // Each distributor runs its own instance of the engine module, on a copy of the memory's bytes
 // in the engine's memory: a scan copies the memory in (memcpy speed) and hashes it; applying
@@ -13,6 +15,7 @@
 import { EngineInstance, decodeFrame, digestToHex, encodeFrame } from './wasm_bridge.mjs';
 
 export { decodeFrame, encodeFrame };
+export { connectDaemon } from './daemon_session.mjs';
 
 const kDefaultScanIntervalMs = 100;
 // The engine's state and its copy of the memory are reserved for the max size in its own 4 GiB

@@ -2,7 +2,6 @@
 // the environment; the defaults fit a build in <repo>/build).
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,6 +14,7 @@ export const binDir = process.env.WMD_BIN_DIR ?? path.join(repo, 'build', 'bin')
 export const wmd = createRequire(import.meta.url)(packageDir);
 
 export { rng } from './rng.mjs';
+export { freePort } from './free_port.mjs';
 
 export async function instantiateLife(memory) {
   const module = await WebAssembly.compile(readFileSync(lifeWasmPath));
@@ -25,18 +25,6 @@ export async function instantiateLife(memory) {
 // The module's import declares 3 initial and 256 maximum 64 KiB pages.
 export function lifeMemory() {
   return new WebAssembly.Memory({ initial: 3, maximum: 256 });
-}
-
-// A TCP port free on 127.0.0.1 right now (for a wmdd the test starts).
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 // Polls predicate every intervalMs until it holds; throws naming `what` after timeoutMs.

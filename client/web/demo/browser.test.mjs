@@ -5,62 +5,18 @@
 // WMD_CHROMIUM: the browser (default /usr/bin/chromium).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import puppeteer from 'puppeteer-core';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const build = process.env.WMD_BUILD_DIR ?? path.resolve(here, '..', '..', '..', 'build');
-const chromium = process.env.WMD_CHROMIUM ?? '/usr/bin/chromium';
-
-async function until(what, condition, timeoutMs = 20000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await condition();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-function startServer() {
-  const server = spawn(process.execPath, [path.join(here, 'serve.mjs'), '--build', build, '--port', '0'],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = new Promise((resolve, reject) => {
-    let out = '';
-    server.stdout.on('data', (chunk) => {
-      out += chunk;
-      const match = /serving (http:\S+)/.exec(out);
-      if (match) resolve(match[1]);
-    });
-    server.on('exit', (code) => reject(new Error(`the demo server exited (${code})`)));
-  });
-  return { server, url };
-}
+import { launchBrowser, startServer, until } from './test_helpers.mjs';
 
 test('tabs of the demo converge: concurrent writes to one page, play, a late tab catches up', async (t) => {
-  const profile = mkdtempSync(path.join(os.tmpdir(), 'wmd-chromium-'));
   const { server, url: urlPromise } = startServer();
-  let browser;
+  let chromium;
   t.after(async () => {
-    await browser?.close();
+    await chromium?.close();
     server.kill('SIGTERM');
-    rmSync(profile, { recursive: true, force: true });
   });
   const url = await urlPromise;
-  browser = await puppeteer.launch({
-    executablePath: chromium,
-    headless: true,
-    userDataDir: profile,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      // Tabs in the background keep their timers (each scans and plays on them).
-      '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
-      '--disable-backgrounding-occluded-windows'],
-  });
+  chromium = await launchBrowser();
+  const { browser } = chromium;
   const open = async (tab, role) => {
     const page = await browser.newPage();
     page.on('pageerror', (error) => console.error(`[${tab}] ${error.message}`));
