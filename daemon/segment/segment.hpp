@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/engine.hpp"
 #include "engine/result.hpp"
 
 namespace wmd {
@@ -106,6 +107,9 @@ class Segment {
   // (an error, or a file system without hole reporting) it says the page holds memory. Safe from
   // any thread (SEEK_DATA/SEEK_HOLE; nothing here reads or writes at the file position).
   DataExtent data_extent(std::uint64_t offset_bytes, std::uint64_t limit_bytes) const;
+  // Writes bytes into the data object by pwritev() (see bulk_write.hpp), within the mapped size.
+  // Safe from any thread.
+  Status write_data(std::span<const StorageWrite> writes) const;
 
   // Size recorded in the control object; a runtime that grew its memory raised it.
   std::uint64_t control_size_bytes() const noexcept;
@@ -151,7 +155,10 @@ class StateStore {
                                                   std::uint64_t size_bytes, std::uint32_t mode);
   ~StateStore();
   std::span<std::uint8_t> bytes() noexcept;
-  bool created() const noexcept;  // true when this call created the object
+  bool created() const noexcept;
+  // Writes bytes into the state object by pwritev() (see bulk_write.hpp), within its size.
+  Status write(
+      std::span<const StorageWrite> writes) const;  // true when this call created the object
 
   class Impl;
 

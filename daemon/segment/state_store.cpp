@@ -7,6 +7,7 @@
 
 #include <wmd/segment_layout.h>
 
+#include "daemon/segment/bulk_write.hpp"
 #include "daemon/segment/error_text.hpp"
 #include "daemon/segment/segment.hpp"
 
@@ -31,6 +32,10 @@ std::span<std::uint8_t> StateStore::bytes() noexcept {
 
 bool StateStore::created() const noexcept {
   return impl_->created_;
+}
+
+Status StateStore::write(std::span<const StorageWrite> writes) const {
+  return write_at(impl_->object_.get_mapping_handle().handle, impl_->region_.get_size(), writes);
 }
 
 Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& segment_name,
