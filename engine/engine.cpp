@@ -253,6 +253,9 @@ void Engine::on_growth(std::function<void(std::uint64_t)> listener) {
 void Engine::set_backing_probe(BackingProbe probe) {
   impl_->backing_probe_ = std::move(probe);
 }
+void Engine::set_bulk_page_writer(BulkPageWriter writer) {
+  impl_->bulk_writer_ = std::move(writer);
+}
 
 std::vector<Patch> Engine::scan(ScanStats* stats) {
   const auto changed = impl_->find_changed_pages(0, impl_->page_count());
@@ -327,7 +330,11 @@ Result<ExportedPage> Engine::export_page_and_patches(std::uint64_t page) {
 }
 
 Result<MergeStats> Engine::merge_page(const PageState& state) {
-  return impl_->merge_page(state);
+  return impl_->merge_pages(std::span<const PageState>(&state, 1));
+}
+
+Result<MergeStats> Engine::merge_pages(std::span<const PageState> states) {
+  return impl_->merge_pages(states);
 }
 
 const std::string& Engine::peer_id() const noexcept {

@@ -71,6 +71,20 @@ struct BackingExtent {
 // threads at once.
 using BackingProbe = std::function<BackingExtent(std::uint64_t page, std::uint64_t end_page)>;
 
+// Where a bulk write lands: the caller's memory, or the engine's state storage (offsets are
+// from the start of each span given to Engine::create()).
+enum class Storage { memory, state };
+struct StorageWrite {
+  std::uint64_t offset_bytes = 0;
+  std::span<const std::uint8_t> bytes;
+};
+// Writes bytes into never-written pages of memory or state storage by a path that does not
+// fault them in one page at a time through the mappings the engine reads (pwrite() on the
+// shared-memory objects, in the daemon). When it returns, the bytes read back through those
+// mappings. Writes are sorted by offset and never overlap. Errors leave the engine to write
+// the same bytes through its mappings instead.
+using BulkPageWriter = std::function<Status(Storage, std::span<const StorageWrite>)>;
+
 // Whether absorbing a candidate page first re-checks its hash (see Engine::absorb_pages()).
 enum class PageCheck { recheck, known_changed };
 
@@ -150,6 +164,12 @@ class Engine {
   // like any write racing a scan.
   void set_backing_probe(BackingProbe probe);
 
+  // Optional, used together with the backing probe: merge_pages() writes the bytes of a page
+  // the probe reports unbacked and that was never written (the initial-sync case) through it,
+  // batched, instead of faulting the page in through the mapping (backing fresh shared memory
+  // by page faults costs several times a pwrite() of the same bytes).
+  void set_bulk_page_writer(BulkPageWriter writer);
+
   // --- seed API: scan -----------------------------------------------------------------
   // Hash-scans every page and absorbs the changed ones into one change round (one timestamp,
   // split into patches of at most max_patch_bytes). Returns the round's patches, which have
@@ -212,6 +232,10 @@ class Engine {
   // Errors: malformed, invalid_peer_id, beyond_max_size, pool_exhausted, peer_table_full
   // (nothing interned), or GrowFn's error.
   Result<MergeStats> merge_page(const PageState& state);
+  // merge_page() for each state in order, the totals summed. Never-written, unbacked pages go
+  // through the bulk page writer in one batch (see set_bulk_page_writer()). On an error, the
+  // states before the failing one are merged and the rest are not.
+  Result<MergeStats> merge_pages(std::span<const PageState> states);
 
   // --- accessors ------------------------------------------------------------------------
   const std::string& peer_id() const noexcept;

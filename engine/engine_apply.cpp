@@ -265,7 +265,7 @@ std::uint64_t Engine::Impl::write_apply_pages(const Patch& patch) {
   return bytes_written;
 }
 
-Result<MergeStats> Engine::Impl::merge_page(const PageState& state) {
+Result<MergeStats> Engine::Impl::merge_one(const PageState& state) {
   if (state.page_index >= max_pages_) return errc::beyond_max_size;
   if (state.bytes.size() != page_size_ || state.versions.empty()) return errc::malformed;
   std::uint64_t max_lamport = 0;
@@ -321,6 +321,9 @@ Result<MergeStats> Engine::Impl::merge_page(const PageState& state) {
     if (Status s = grow_to((page + 1) * page_size_); !s) return s.error();
     stats.grew = true;
   }
+  // Queued earlier in this merge_pages() call: its bytes must land before it is merged again.
+  if ((records_[page].update_counter & 1u) != 0) flush_hole_pages();
+  if (bulk_writer_ && is_unbacked_hole(page)) return queue_hole_page(state, max_lamport, stats);
   const std::uint64_t pages[] = {page};
   auto absorbed = absorb_before_write(pages, PageCheck::recheck);
   stats.absorbed_local = absorbed.pages_changed > 0;

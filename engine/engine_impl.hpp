@@ -71,11 +71,39 @@ class Engine::Impl {
 
   // --- engine_apply.cpp
   Result<ApplyStats> apply(const Patch& patch);
-  Result<MergeStats> merge_page(const PageState& state);
+  // One page state: the per-byte merge; a never-written unbacked page is queued for the bulk
+  // writer instead (engine_bulk_merge.cpp).
+  Result<MergeStats> merge_one(const PageState& state);
+  Result<MergeStats> merge_pages(std::span<const PageState> states);
   Result<ExportedPage> export_page(std::uint64_t page);
   Status resize(std::uint64_t new_size_bytes);
   Status grow_to(std::uint64_t new_size_bytes);  // REQUIRES: page multiple <= max
   void note_lamport(std::uint64_t lamport);
+
+  // --- engine_bulk_merge.cpp: never-written pages merged through the bulk page writer
+  // The page was never written (zero record) and the backing probe reports it unbacked; the
+  // answers are cached for the span of one merge_pages() call.
+  bool is_unbacked_hole(std::uint64_t page);
+  // Decides a never-written page against the remote versions (remote_list_) and queues its new
+  // bytes for flush_hole_pages(), the page's update counter left odd until then.
+  Result<MergeStats> queue_hole_page(const PageState& state, std::uint64_t max_lamport,
+                                     MergeStats stats);
+  // Writes the queued pages' bytes (memory and shadow) through the bulk writer, or through the
+  // mappings when it fails, then publishes their records and closes their updates.
+  void flush_hole_pages();
+  struct HolePage {
+    std::uint64_t page = 0;
+    std::uint32_t head = 0;  // stored version list, published at the flush
+    std::uint64_t hash = 0;
+    std::uint64_t digest = 0;
+    const std::uint8_t* bytes = nullptr;  // the state's bytes, or nullptr: scratch_index's
+    std::size_t scratch_index = 0;
+  };
+  std::vector<HolePage> hole_pages_;
+  std::vector<std::uint8_t> hole_scratch_;  // pages whose state bytes needed fixing up
+  std::vector<StorageWrite> hole_writes_;
+  std::uint64_t hole_cache_first_ = 0, hole_cache_end_ = 0;  // unbacked pages, this call
+  BulkPageWriter bulk_writer_;
 
   // --- engine.cpp: page record helpers
   std::uint8_t* memory_page(std::uint64_t page) { return memory_.data() + page * page_size_; }

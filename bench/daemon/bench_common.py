@@ -2,8 +2,10 @@
 and the one-line result format (figure, baseline measured in the same run, ratio, target)."""
 
 import os
+import re
 import sys
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "integration"))
@@ -58,3 +60,22 @@ def percentile(sorted_values, p):
         return float("nan")
     k = min(len(sorted_values) - 1, max(0, int(round(p / 100 * (len(sorted_values) - 1)))))
     return sorted_values[k]
+
+
+def scrape_metric(port, name):
+    """One value of a daemon's /metrics (--metrics 127.0.0.1:PORT); 0 when absent."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    m = re.search(rf"^{name} (\S+)$", text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def nonzero_bytes(path, chunk=64 * MiB):
+    """Bytes of a file that are not zero."""
+    total = 0
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(chunk)
+            if not block:
+                return total
+            total += len(block) - block.count(0)

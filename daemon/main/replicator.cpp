@@ -220,18 +220,16 @@ void Replicator::on_message(net::SessionId id, proto::Message message) {
   } else if (auto* digests = std::get_if<proto::Digests>(&message)) {
     handle_digests(id, peer, std::move(*digests));
   } else if (auto* states = std::get_if<proto::PageStates>(&message)) {
-    bool changed = false;
-    for (const auto& state : states->pages) {
-      auto merged = engine_.merge_page(state);
-      if (!merged.ok()) {
-        fail_peer(id, merged.error(), "merging page " + std::to_string(state.page_index));
-        return;
-      }
-      broadcast_patches(std::move(merged->local_patches));
-      peer.catchup.page_state_received(state.bytes.size());
-      ++counters_.pages_merged;
-      changed = changed || merged->bytes_taken > 0 || merged->grew;
+    // One call for the frame: never-written pages are written in one batch.
+    auto merged = engine_.merge_pages(states->pages);
+    if (!merged.ok()) {
+      fail_peer(id, merged.error(), "merging page states");
+      return;
     }
+    broadcast_patches(std::move(merged->local_patches));
+    for (const auto& state : states->pages) peer.catchup.page_state_received(state.bytes.size());
+    counters_.pages_merged += states->pages.size();
+    const bool changed = merged->bytes_taken > 0 || merged->grew;
     peer.applied_anything = peer.applied_anything || changed;
     if (changed) remote_changes_applied();
   } else if (auto* done = std::get_if<proto::CatchupDone>(&message)) {

@@ -282,6 +282,12 @@ Replication open_engine(const Options& options, wmd::Segment& segment) {
     const wmd::DataExtent extent = segment.data_extent(page * page_bytes, end_page * page_bytes);
     return wmd::BackingExtent{extent.holds_memory, extent.end_bytes / page_bytes};
   });
+  // ... and page states for them are written by pwritev(), not faulted in through the mappings.
+  replication.engine->set_bulk_page_writer(
+      [&segment, store = replication.state.get()](wmd::Storage storage,
+                                                  std::span<const wmd::StorageWrite> writes) {
+        return storage == wmd::Storage::memory ? segment.write_data(writes) : store->write(writes);
+      });
   return replication;
 }
 

@@ -10,6 +10,7 @@
 
 #include <wmd/segment_layout.h>
 
+#include "daemon/segment/bulk_write.hpp"
 #include "daemon/segment/error_text.hpp"
 #include "daemon/segment/truncation_guard.hpp"
 #include "shm/doorbell.hpp"
@@ -170,6 +171,10 @@ DataExtent Segment::data_extent(std::uint64_t offset_bytes, std::uint64_t limit_
   // A page holding any data counts as holding memory: round the end up.
   const auto hole_bytes = static_cast<std::uint64_t>(hole);
   return {true, std::max(offset_bytes + page, (hole_bytes + page - 1) / page * page)};
+}
+
+Status Segment::write_data(std::span<const StorageWrite> writes) const {
+  return write_at(impl_->mapped_->data_fd(), impl_->mapped_->mapped_size_bytes(), writes);
 }
 
 std::uint64_t Segment::control_size_bytes() const noexcept {

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/engine.hpp"
 #include "engine/result.hpp"
 
 namespace wmd {
@@ -118,6 +119,9 @@ class Segment {
   // (an error, or a file system without hole reporting) it says the page holds memory. Safe from
   // any thread (SEEK_DATA/SEEK_HOLE; nothing here reads or writes at the file position).
   DataExtent data_extent(std::uint64_t offset_bytes, std::uint64_t limit_bytes) const;
+  // Writes bytes into the data object by pwritev() (see bulk_write.hpp), within the mapped size.
+  // Safe from any thread.
+  Status write_data(std::span<const StorageWrite> writes) const;
 
   // Size recorded in the control object; a runtime that grew its memory raised it.
   std::uint64_t control_size_bytes() const noexcept;
@@ -169,6 +173,8 @@ class StateStore {
   bool created() const noexcept;  // true when this call created the object
   // As Segment::guard_against_truncation, for the state object.
   void guard_against_truncation();
+  // Writes bytes into the state object by pwritev() (see bulk_write.hpp), within its size.
+  Status write(std::span<const StorageWrite> writes) const;
 
   class Impl;
 

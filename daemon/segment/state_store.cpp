@@ -7,6 +7,7 @@
 
 #include <wmd/segment_layout.h>
 
+#include "daemon/segment/bulk_write.hpp"
 #include "daemon/segment/error_text.hpp"
 #include "daemon/segment/segment.hpp"
 #include "daemon/segment/truncation_guard.hpp"
@@ -37,6 +38,10 @@ bool StateStore::created() const noexcept {
 void StateStore::guard_against_truncation() {
   guard_mapping(GuardedObject::state, impl_->region_.get_address(), impl_->region_.get_size(),
                 impl_->object_.get_mapping_handle().handle);
+}
+
+Status StateStore::write(std::span<const StorageWrite> writes) const {
+  return write_at(impl_->object_.get_mapping_handle().handle, impl_->region_.get_size(), writes);
 }
 
 Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& segment_name,

@@ -340,5 +340,25 @@ TEST_CASE("data extents: reading a hole through the mapping backs it, so probes 
   CHECK_FALSE(segment->data_extent(0, 16 * kPage).holds_memory);
 }
 
+TEST_CASE("bulk writes land in the data object, visible through the mapping, never past it") {
+  ShmName name;
+  auto segment = must_open(config_for(name, 8 * kPage));
+  std::vector<std::uint8_t> a(kPage, 1), b(kPage, 2), c(kPage, 3);
+  // Pages 1 and 2 are consecutive (one pwritev), page 5 apart.
+  const StorageWrite writes[] = {{1 * kPage, a}, {2 * kPage, b}, {5 * kPage, c}};
+  REQUIRE(segment->write_data(writes).ok());
+  CHECK(segment->bytes()[1 * kPage] == 1);
+  CHECK(segment->bytes()[3 * kPage - 1] == 2);
+  CHECK(segment->bytes()[5 * kPage + 17] == 3);
+  CHECK(segment->bytes()[4 * kPage] == 0);
+  const DataExtent extent = segment->data_extent(5 * kPage, 8 * kPage);
+  CHECK(extent.holds_memory);  // backed by the write, not by a fault
+
+  const StorageWrite past[] = {{7 * kPage, std::span(a.data(), 2 * kPage - kPage)}, {8 * kPage, a}};
+  CHECK(segment->write_data(past).error() == make_error_code(errc::out_of_range));
+  CHECK(segment->bytes()[7 * kPage] == 0);  // refused whole: nothing written
+  CHECK(segment->mapped_size_bytes() == 8 * kPage);
+}
+
 }  // namespace
 }  // namespace wmd
