@@ -29,6 +29,48 @@ constexpr std::uint32_t kDigestEntryMaxBytes = 18;
 
 }  // namespace
 
+PatchCut cut_pending_pages(const Patch& patch, std::uint32_t page_size_bytes,
+                           const std::function<bool(std::uint64_t page)>& pending, Patch& kept) {
+  auto touches_pending = [&](const Run& run) {
+    if (run.length == 0) return false;
+    const std::uint64_t last = (run.offset + run.length - 1) / page_size_bytes;
+    for (std::uint64_t page = run.offset / page_size_bytes; page <= last; ++page) {
+      if (pending(page)) return true;
+    }
+    return false;
+  };
+  if (std::none_of(patch.runs.begin(), patch.runs.end(), touches_pending)) {
+    return PatchCut::whole;
+  }
+  kept.origin = patch.origin;
+  kept.seq = patch.seq;
+  kept.lamport = patch.lamport;
+  kept.runs.clear();
+  kept.bytes.clear();
+  std::uint64_t payload = 0;  // where the run's bytes start in patch.bytes
+  for (const Run& run : patch.runs) {
+    std::uint64_t offset = run.offset;
+    const std::uint64_t end = run.offset + run.length;
+    while (offset < end) {
+      const std::uint64_t page = offset / page_size_bytes;
+      const std::uint64_t piece_end = std::min(end, (page + 1) * page_size_bytes);
+      if (!pending(page)) {
+        const auto length = static_cast<std::uint32_t>(piece_end - offset);
+        if (!kept.runs.empty() && kept.runs.back().offset + kept.runs.back().length == offset) {
+          kept.runs.back().length += length;
+        } else {
+          kept.runs.push_back(Run{offset, length});
+        }
+        const auto from = patch.bytes.begin() + static_cast<std::ptrdiff_t>(payload);
+        kept.bytes.insert(kept.bytes.end(), from, from + length);
+      }
+      payload += piece_end - offset;
+      offset = piece_end;
+    }
+  }
+  return kept.runs.empty() ? PatchCut::none : PatchCut::part;
+}
+
 std::vector<std::uint64_t> plan_pages_to_send(std::span<const PageDigest> ours,
                                               std::span<const PageDigest> theirs,
                                               std::uint64_t zero_page_digest) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <vector>
@@ -20,6 +21,18 @@ namespace wmd::proto {
 std::vector<std::uint64_t> plan_pages_to_send(std::span<const PageDigest> ours,
                                               std::span<const PageDigest> theirs,
                                               std::uint64_t zero_page_digest);
+
+// A live patch for a peer whose catch-up round will still export some pages (`pending`): an
+// export reads the page's state when it goes, so it carries the patch's bytes on those pages
+// (or newer ones) and the patch need not travel there too. `kept` is what still has to go: the
+// runs cut at page boundaries, only the parts on other pages.
+enum class PatchCut {
+  whole,  // no run touches a pending page: send the patch as it is (`kept` untouched)
+  part,   // `kept` holds the runs on other pages, same origin, sequence number and timestamp
+  none,   // every run is on pending pages: nothing to send
+};
+PatchCut cut_pending_pages(const Patch& patch, std::uint32_t page_size_bytes,
+                           const std::function<bool(std::uint64_t page)>& pending, Patch& kept);
 
 // How many digest entries fit one frame of max_frame_bytes (never less than 1).
 std::size_t digests_per_frame(std::uint32_t max_frame_bytes);

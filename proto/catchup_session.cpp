@@ -1,5 +1,6 @@
 #include "proto/catchup_session.hpp"
 
+#include <algorithm>
 #include <iterator>
 #include <utility>
 
@@ -43,8 +44,7 @@ std::vector<CatchupSend> CatchupSession::start_round(const DigestSet& theirs) {
   std::vector<CatchupSend> sends;
   if (theirs.reply_requested) sends = request_digests(/*reply_requested=*/false);
   ++round_;
-  pages_ = std::move(pages);
-  next_page_ = 0;
+  pages_.start(std::move(pages));
   done_sent_ = false;
   round_pages_sent_ = 0;
   round_bytes_sent_ = 0;
@@ -79,10 +79,13 @@ std::optional<CatchupSend> CatchupSession::next_step() {
   PageStates current;
   std::uint64_t current_bytes = 0;
   std::uint64_t step_bytes = 0;
-  while (next_page_ < pages_.size() && step_bytes < config_.step_bytes) {
-    const std::uint64_t page = pages_[next_page_++];
+  while (step_bytes < config_.step_bytes) {
+    const auto next = pages_.next();
+    if (!next) break;
+    const std::uint64_t page = *next;
     auto exported = source_.export_page(page);
     if (!exported.ok()) continue;  // out of range: nothing to send
+    if (!exported->local_patches.empty()) step.absorbing_pages.push_back(page);
     std::move(exported->local_patches.begin(), exported->local_patches.end(),
               std::back_inserter(step.local_patches));
     PageState& state = exported->state;
@@ -103,13 +106,27 @@ std::optional<CatchupSend> CatchupSession::next_step() {
     current.pages.push_back(std::move(state));
   }
   if (!current.pages.empty()) step.messages.emplace_back(std::move(current));
-  if (next_page_ >= pages_.size()) {
+  std::sort(step.absorbing_pages.begin(), step.absorbing_pages.end());
+  if (pages_.exhausted()) {
     done_sent_ = true;
     step.round_finished = true;
     step.messages.emplace_back(CatchupDone{round_pages_sent_});
   }
   ++steps_in_flight_;
   return step;
+}
+
+PatchCut CatchupSession::cut_live_patch(const Patch& patch, std::uint32_t page_size_bytes,
+                                        Patch& kept, std::span<const std::uint64_t> carried) {
+  return cut_pending_pages(
+      patch, page_size_bytes,
+      [this, carried](std::uint64_t page) {
+        if (std::binary_search(carried.begin(), carried.end(), page)) return true;
+        if (done_sent_ || !pages_.pending(page)) return false;
+        pages_.hold_back(page);
+        return true;
+      },
+      kept);
 }
 
 void CatchupSession::page_state_received(std::uint64_t bytes) {

@@ -13,6 +13,8 @@
 //  * at most steps_in_flight page-state steps queued, counted across rounds (a peer starting
 //    round after round cannot get a batch of steps queued per request);
 //  * a new round replaces the one being sent.
+// A live patch on a page the round will still export is not sent to the peer as well
+// (cut_live_patch): the export carries the page's bytes, and goes in the next step.
 //
 // Thread-safety: not thread-safe; one owner (the engine thread). CatchupSource's functions are
 // called on it.
@@ -21,10 +23,12 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "engine/engine.hpp"
 #include "proto/catchup.hpp"
+#include "proto/export_round.hpp"
 #include "proto/message.hpp"
 
 namespace wmd::proto {
@@ -50,6 +54,9 @@ struct CatchupSend {
   std::vector<Message> messages;
   // Steps only. Local changes the export absorbed first: to send to every peer.
   std::vector<Patch> local_patches;
+  // Steps only. The pages whose export made local_patches, sorted: this step carries their
+  // bytes to the peer (see cut_live_patch).
+  std::vector<std::uint64_t> absorbing_pages;
   // Pages left out because their state does not fit a frame, with their version runs.
   struct OversizedPage {
     std::uint64_t page = 0;
@@ -84,6 +91,12 @@ class CatchupSession {
   // A send this session returned was written; returns what follows it.
   std::vector<CatchupSend> written(CatchupSend::Kind kind);
 
+  // A live patch (ours, about to be broadcast): what of it this peer still needs, less the
+  // parts on pages this round will still export (moved ahead, into the next step) and on
+  // `carried` (a step's absorbing_pages, whose states carry them).
+  PatchCut cut_live_patch(const Patch& patch, std::uint32_t page_size_bytes, Patch& kept,
+                          std::span<const std::uint64_t> carried = {});
+
   // --- the peer's round towards us ----------------------------------------------------------
   void page_state_received(std::uint64_t bytes);
   // Its CatchupDone: what it sent in the round, and the count starts over.
@@ -92,7 +105,7 @@ class CatchupSession {
   // A round in either direction is moving pages.
   bool active() const noexcept { return !done_sent_ || received_.pages > 0; }
   std::uint64_t round() const noexcept { return round_; }
-  std::size_t round_page_count() const noexcept { return pages_.size(); }
+  std::size_t round_page_count() const noexcept { return pages_.planned_pages(); }
   std::uint64_t round_pages_sent() const noexcept { return round_pages_sent_; }
   std::uint64_t round_bytes_sent() const noexcept { return round_bytes_sent_; }
 
@@ -110,8 +123,7 @@ class CatchupSession {
   bool digests_again_reply_ = false;
   // Our outgoing round: pages whose state the peer lacks.
   std::uint64_t round_ = 0;  // bumps when a new round replaces the old one
-  std::vector<std::uint64_t> pages_;
-  std::size_t next_page_ = 0;
+  ExportRound pages_;
   bool done_sent_ = true;
   int steps_in_flight_ = 0;  // queued steps (any round) not yet written
   std::uint64_t round_pages_sent_ = 0;

@@ -135,8 +135,25 @@ void Replicator::broadcast(proto::Message message) {
   post_to_net([this, message = std::move(message)] { mesh_->broadcast(message); });
 }
 
-void Replicator::broadcast_patches(std::vector<Patch> patches) {
-  for (Patch& patch : patches) broadcast(std::move(patch));
+void Replicator::broadcast_patches(std::vector<Patch> patches, net::SessionId step_peer,
+                                   std::span<const std::uint64_t> carried) {
+  // A peer catching up gets the pages its round has yet to export in that export, which reads
+  // the page when it goes: the patch's bytes there (or newer ones) travel once, in the page
+  // state. A round replaced by a new one plans again from the peer's digests, which lack what
+  // was held back, so nothing is lost.
+  for (Patch& patch : patches) {
+    std::vector<net::Mesh::MessageOverride> overrides;
+    for (auto& [id, peer] : peers_) {
+      Patch kept;
+      const auto cut =
+          peer.catchup.cut_live_patch(patch, engine_.page_size(), kept,
+                                      id == step_peer ? carried : std::span<const std::uint64_t>{});
+      if (cut == proto::PatchCut::part) overrides.push_back({id, proto::Message(std::move(kept))});
+      if (cut == proto::PatchCut::none) overrides.push_back({id, std::nullopt});
+    }
+    post_to_net([this, message = proto::Message(std::move(patch)),
+                 overrides = std::move(overrides)] { mesh_->broadcast(message, overrides); });
+  }
 }
 
 // --- peers ---------------------------------------------------------------------------------

@@ -22,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -147,7 +148,10 @@ class Replicator {
   void schedule_status();
   void on_status(net::MeshSnapshot snapshot);
   void broadcast(proto::Message message);
-  void broadcast_patches(std::vector<Patch> patches);
+  // Local patches to every peer, less what a catching-up peer's round will export (see
+  // CatchupSession::cut_live_patch); `step_peer`'s step already carries `carried` pages.
+  void broadcast_patches(std::vector<Patch> patches, net::SessionId step_peer = 0,
+                         std::span<const std::uint64_t> carried = {});
   void post_to_net(std::function<void()> fn);
 
   Engine& engine_;

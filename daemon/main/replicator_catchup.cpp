@@ -109,7 +109,7 @@ void Replicator::send_catchup(net::SessionId id, std::vector<proto::CatchupSend>
   PeerState& peer = it->second;
   spend_catchup_budget(peer);
   for (proto::CatchupSend& send : sends) {
-    broadcast_patches(std::move(send.local_patches));
+    broadcast_patches(std::move(send.local_patches), id, send.absorbing_pages);
     for (const auto& oversized : send.oversized_pages) {
       ++errors_;
       last_error_ = "page " + std::to_string(oversized.page) + " does not fit a frame";

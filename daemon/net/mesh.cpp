@@ -467,14 +467,20 @@ void Mesh::connection_closed(Connection& connection, std::error_code reason) {
   if (was_registered && !stopping_) wake_dialers_of(peer_id);
 }
 
-void Mesh::broadcast(const proto::Message& message) {
+void Mesh::broadcast(const proto::Message& message, std::span<const MessageOverride> overrides) {
   if (established_.empty()) return;
   const Frame frame = encode_frame(message);
   const proto::MessageType type = proto::type_of(message);
   for (const auto& [peer_id, session] : established_) {
     auto& connection = *connections_.at(session);
+    Frame to_send = frame;
+    for (const MessageOverride& o : overrides) {
+      if (o.session == session) to_send = o.message ? encode_frame(*o.message) : Frame{};
+    }
+    if (!to_send) continue;
     if (type == proto::MessageType::patch) connection.count_patch_sent();
-    const auto result = connection.queue(QueuedFrame{frame, FrameClass::broadcast, {}});
+    const auto result =
+        connection.queue(QueuedFrame{std::move(to_send), FrameClass::broadcast, {}});
     if (result == PushResult::overflowed && !connection.resync_pending) {
       connection.resync_pending = true;
       spdlog::warn(

@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -168,8 +169,14 @@ class Mesh {
   // The replicated part of our Hello (size, lamport, clock); identity fields are ours.
   void set_hello(proto::Hello hello);
 
-  // Queues one Patch or Growth to every established session (encoded once).
-  void broadcast(const proto::Message& message);
+  // A session that gets another message than the broadcast one, or none (nullopt).
+  struct MessageOverride {
+    SessionId session = 0;
+    std::optional<proto::Message> message;
+  };
+  // Queues one Patch or Growth to every established session (encoded once), except that the
+  // sessions named in `overrides` get their own message instead, or nothing.
+  void broadcast(const proto::Message& message, std::span<const MessageOverride> overrides = {});
   // Queues control messages to one session; on_sent runs on this thread once the last one has
   // been written (never, if the session closes first). Unknown sessions are ignored.
   void send(SessionId id, const std::vector<proto::Message>& messages,

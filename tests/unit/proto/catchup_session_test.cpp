@@ -210,3 +210,46 @@ TEST_CASE("the peer's digest chunks make a set at the last one") {
 }
 
 }  // namespace wmd::proto
+
+namespace wmd::proto {
+
+TEST_CASE("a live patch skips the pages the round will still export, which then go next") {
+  FakeEngine engine = engine_with_pages(6);
+  engine.pending_local_change = false;
+  CatchupSession session(small_steps(), engine.source());
+  Patch patch;
+  patch.origin = "a";
+  patch.runs = {Run{5 * kPage, 2}, Run{0, 1}};  // pages 5 and 0
+  patch.bytes = {1, 2, 3};
+  Patch kept;
+  // No round: the whole patch goes.
+  CHECK(session.cut_live_patch(patch, kPage, kept) == PatchCut::whole);
+
+  auto sends = session.start_round(peer_holding_nothing());  // pages 0 and 1 go at once
+  REQUIRE(sends.size() == 2);
+  // Page 0 was exported (its state is queued without these bytes): that part goes live.
+  REQUIRE(session.cut_live_patch(patch, kPage, kept) == PatchCut::part);
+  CHECK(kept.runs == std::vector<Run>{Run{0, 1}});
+  CHECK(kept.bytes == std::vector<std::uint8_t>{3});
+  // Page 5 jumps the plan: it is in the next step.
+  auto next = session.written(CatchupSend::Kind::step);
+  REQUIRE(next.size() == 1);
+  CHECK(pages_in(next[0]) == std::vector<std::uint64_t>{5});
+  next = session.written(CatchupSend::Kind::step);
+  REQUIRE(next.size() == 1);
+  CHECK(pages_in(next[0]) == std::vector<std::uint64_t>{2});
+  // A step's own absorbed changes are carried by its states.
+  const std::vector<std::uint64_t> carried{0};
+  CHECK(session.cut_live_patch(patch, kPage, kept, carried) == PatchCut::part);
+  CHECK(kept.runs == std::vector<Run>{Run{5 * kPage, 2}});
+}
+
+TEST_CASE("a step lists the pages whose export absorbed local changes") {
+  FakeEngine engine = engine_with_pages(1);
+  CatchupSession session(small_steps(), engine.source());
+  auto sends = session.start_round(peer_holding_nothing());
+  REQUIRE(sends.size() == 1);
+  CHECK(sends[0].absorbing_pages == std::vector<std::uint64_t>{0});
+}
+
+}  // namespace wmd::proto

@@ -124,3 +124,37 @@ TEST_CASE("the page-state size estimate covers bytes and versions") {
 }
 
 }  // namespace wmd::proto
+
+namespace wmd::proto {
+
+TEST_CASE("a live patch loses exactly its parts on pages the peer's round will still export") {
+  constexpr std::uint32_t kPage = 100;
+  Patch patch;
+  patch.origin = "a";
+  patch.seq = 4;
+  patch.lamport = 9;
+  // Run 1 spans pages 0-2 (offsets 50..249), run 2 is inside page 4.
+  patch.runs = {Run{50, 200}, Run{410, 20}};
+  for (int i = 0; i < 220; ++i) patch.bytes.push_back(static_cast<std::uint8_t>(i));
+  Patch kept;
+
+  auto among = [](std::vector<std::uint64_t> pages) {
+    return [pages](std::uint64_t page) {
+      return std::find(pages.begin(), pages.end(), page) != pages.end();
+    };
+  };
+  CHECK(cut_pending_pages(patch, kPage, among({3, 7}), kept) == PatchCut::whole);
+  CHECK(cut_pending_pages(patch, kPage, among({}), kept) == PatchCut::whole);
+  CHECK(cut_pending_pages(patch, kPage, among({0, 1, 2, 4}), kept) == PatchCut::none);
+  REQUIRE(cut_pending_pages(patch, kPage, among({1, 4}), kept) == PatchCut::part);
+  CHECK(kept.origin == "a");
+  CHECK(kept.seq == 4);
+  CHECK(kept.lamport == 9);
+  CHECK(kept.runs == std::vector<Run>{Run{50, 50}, Run{200, 50}});
+  std::vector<std::uint8_t> expected;
+  for (int i = 0; i < 50; ++i) expected.push_back(static_cast<std::uint8_t>(i));
+  for (int i = 150; i < 200; ++i) expected.push_back(static_cast<std::uint8_t>(i));
+  CHECK(kept.bytes == expected);
+}
+
+}  // namespace wmd::proto

@@ -1,0 +1,36 @@
+#include "proto/export_round.hpp"
+
+#include <doctest/doctest.h>
+
+namespace wmd::proto {
+
+TEST_CASE("an export round: held-back pages go first, each page once, pending until exported") {
+  ExportRound round;
+  CHECK(round.exhausted());
+  round.start({2, 5, 9, 12});
+  CHECK(round.pending(5));
+  CHECK_FALSE(round.pending(3));
+  CHECK(round.next() == 2u);
+  CHECK_FALSE(round.pending(2));
+  round.hold_back(12);
+  round.hold_back(12);         // listed once
+  CHECK(round.next() == 12u);  // ahead of the plan
+  CHECK_FALSE(round.pending(12));
+  CHECK(round.next() == 5u);
+  CHECK(round.next() == 9u);
+  CHECK(round.exhausted());
+  CHECK(round.next() == std::nullopt);  // 12 is not exported twice
+
+  // A held-back page outlives a round replaced by a new one.
+  round.start({1, 3, 4});
+  round.hold_back(4);
+  round.start({1, 3, 4, 8});
+  CHECK(round.next() == 4u);
+  CHECK(round.next() == 1u);
+  CHECK(round.next() == 3u);
+  CHECK_FALSE(round.exhausted());
+  CHECK(round.next() == 8u);
+  CHECK(round.exhausted());
+}
+
+}  // namespace wmd::proto
