@@ -54,12 +54,32 @@ class WmdCategory final : public std::error_category {
         return "I/O error";
       case errc::peer_table_full:
         return "peer table full (raise max_peers)";
+      case errc::not_found:
+        return "not found";
+      case errc::permission:
+        return "permission denied";
+      case errc::timed_out:
+        return "timed out";
+      case errc::busy:
+        return "busy";
+      case errc::no_daemon:
+        return "no daemon serves the segment";
+      case errc::no_slot:
+        return "no free writer slot";
+      case errc::out_of_memory:
+        return "out of memory";
     }
     return "unknown wmd error " + std::to_string(value);
   }
 };
 
 }  // namespace
+
+std::string Error::message() const {
+  std::string text = code_.message();
+  if (!detail_.empty()) text += ": " + detail_;
+  return text;
+}
 
 const std::error_category& wmd_category() noexcept {
   static const WmdCategory category;

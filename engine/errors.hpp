@@ -1,5 +1,6 @@
-// wmd::errc: every error the daemon, engine and protocol report, as std::error_code.
-// Thread-safety: stateless; safe from any thread.
+// wmd::errc: every error the daemon, engine, protocol and shared-memory code report, as
+// std::error_code; wmd::Error: one such code with the detail text that says which call, path or
+// value failed. Thread-safety: errc is stateless; Error is a value type.
 #pragma once
 
 #include <string>
@@ -37,6 +38,14 @@ enum class errc {
   io_error,
   // Engine (added with the engine).
   peer_table_full,  // the persistent peer table has no free slot
+  // Shared memory (added when shm/'s own codes were folded in).
+  not_found,      // the segment does not exist and creation was not asked for
+  permission,     // refused by the system or by the owner/mode checks
+  timed_out,      // a bounded wait ended first
+  busy,           // a consistent copy could not be taken in bounded time
+  no_daemon,      // no live daemon serves the segment
+  no_slot,        // every writer registry slot is taken by a live process
+  out_of_memory,  // the system could not provide memory (ENOMEM)
 };
 
 const std::error_category& wmd_category() noexcept;
@@ -44,6 +53,35 @@ const std::error_category& wmd_category() noexcept;
 inline std::error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), wmd_category()};
 }
+
+// An error code and the detail text that says which call, path or value failed. Default: success.
+// The code is usually an errc (any std::error_code enum is accepted: the kernel tracker's too).
+class Error {
+ public:
+  Error() = default;
+  Error(errc code, std::string detail = {})  // NOLINT: implicit, so `return errc::x;` reads
+      : code_(make_error_code(code)), detail_(std::move(detail)) {}
+  Error(std::error_code code, std::string detail = {})  // NOLINT: implicit by design
+      : code_(code), detail_(std::move(detail)) {}
+
+  explicit operator bool() const noexcept { return static_cast<bool>(code_); }
+  const std::error_code& code() const noexcept { return code_; }
+  const std::string& detail() const noexcept { return detail_; }
+  // "<code text>: <detail>", or the code text alone when there is no detail.
+  std::string message() const;
+
+  friend bool operator==(const Error& error, const std::error_code& code) noexcept {
+    return error.code_ == code;
+  }
+  template <typename E, typename = std::enable_if_t<std::is_error_code_enum_v<E>>>
+  friend bool operator==(const Error& error, E code) noexcept {
+    return error.code_ == make_error_code(code);
+  }
+
+ private:
+  std::error_code code_;
+  std::string detail_;
+};
 
 }  // namespace wmd
 

@@ -1,4 +1,4 @@
-// wmd::Result<T>: a value or a std::error_code (std::expected arrives only in C++23).
+// wmd::Result<T>: a value or a wmd::Error (std::expected arrives only in C++23).
 // Thread-safety: a value type; the usual rules for values apply.
 #pragma once
 
@@ -17,10 +17,11 @@ class [[nodiscard]] Result {
  public:
   Result(T value)
       : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
-  Result(std::error_code error) : state_(std::in_place_index<1>, error) {  // NOLINT
-    assert(error);
+  Result(Error error) : state_(std::in_place_index<1>, std::move(error)) {  // NOLINT
+    assert(std::get<1>(state_));
   }
-  Result(errc error) : Result(make_error_code(error)) {}  // NOLINT
+  Result(std::error_code error) : Result(Error(error)) {}  // NOLINT
+  Result(errc error) : Result(Error(error)) {}             // NOLINT
 
   bool ok() const noexcept { return state_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }
@@ -43,11 +44,11 @@ class [[nodiscard]] Result {
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
 
-  // The error, or a default (success) error_code when ok().
-  std::error_code error() const noexcept { return ok() ? std::error_code{} : std::get<1>(state_); }
+  // The error, or a default (success) Error when ok().
+  Error error() const { return ok() ? Error{} : std::get<1>(state_); }
 
  private:
-  std::variant<T, std::error_code> state_;
+  std::variant<T, Error> state_;
 };
 
 // Result<void>: success or an error.
@@ -55,15 +56,16 @@ template <>
 class [[nodiscard]] Result<void> {
  public:
   Result() = default;
-  Result(std::error_code error) : error_(error) {}        // NOLINT
-  Result(errc error) : error_(make_error_code(error)) {}  // NOLINT
+  Result(Error error) : error_(std::move(error)) {}  // NOLINT
+  Result(std::error_code error) : error_(error) {}   // NOLINT
+  Result(errc error) : error_(error) {}              // NOLINT
 
   bool ok() const noexcept { return !error_; }
   explicit operator bool() const noexcept { return ok(); }
-  std::error_code error() const noexcept { return error_; }
+  const Error& error() const noexcept { return error_; }
 
  private:
-  std::error_code error_;
+  Error error_;
 };
 
 using Status = Result<void>;

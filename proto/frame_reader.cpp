@@ -47,7 +47,7 @@ Result<std::optional<Message>> FrameReader::next() {
 
   Result<FrameHeader> header = decode_header(pending.first<kFrameHeaderBytes>(), limits_);
   if (!header) {
-    failed_ = header.error();
+    failed_ = header.error().code();
     return failed_;
   }
   const std::size_t frame_bytes = kFrameHeaderBytes + header->body_bytes;
@@ -56,7 +56,7 @@ Result<std::optional<Message>> FrameReader::next() {
   Result<Message> message =
       decode_body(header->type, pending.subspan(kFrameHeaderBytes, header->body_bytes), limits_);
   if (!message) {
-    failed_ = message.error();
+    failed_ = message.error().code();
     return failed_;
   }
   consumed_ += frame_bytes;

@@ -8,9 +8,10 @@
 namespace wmd::core {
 
 Error sys_error(const char* call, const std::string& path, int err) {
-  Code code = Code::io;
-  if (err == ENOENT) code = Code::not_found;
-  if (err == EACCES || err == EPERM) code = Code::permission;
+  errc code = errc::io_error;
+  if (err == ENOENT) code = errc::not_found;
+  if (err == EACCES || err == EPERM) code = errc::permission;
+  if (err == ENOMEM) code = errc::out_of_memory;
   char buffer[128];
   // GNU strerror_r returns the message (possibly not in buffer).
   const char* message = strerror_r(err, buffer, sizeof buffer);
@@ -19,7 +20,7 @@ Error sys_error(const char* call, const std::string& path, int err) {
   text += path;
   text += "): ";
   text += message;
-  return Error{code, err, std::move(text)};
+  return Error(code, std::move(text));
 }
 
 std::string shm_path(const std::string& name) {

@@ -48,8 +48,8 @@ Error validate_name(const std::string& name) {
   const std::size_t longest_suffix = std::strlen(WMD_STATE_SUFFIX);
   if (name.size() < 2 || name[0] != '/' || name.find('/', 1) != std::string::npos ||
       name.size() + longest_suffix > NAME_MAX) {
-    return make_error(
-        Code::invalid_argument,
+    return Error(
+        errc::invalid_config,
         "segment name '" + name + "' must be '/' followed by 1 to 248 characters other than '/'");
   }
   return {};
@@ -87,17 +87,16 @@ Error check_ownership(int fd, const std::string& path, const OpenParams& params)
   if (::fstat(fd, &st) != 0) return sys_error("fstat", path, errno);
   if (params.allow_foreign) return {};
   if (st.st_uid != ::geteuid()) {
-    return make_error(Code::permission,
-                      format("%s is owned by uid %u, not by this process's uid %u; refused "
-                             "(allow foreign objects to accept it)",
-                             path.c_str(), unsigned(st.st_uid), unsigned(::geteuid())));
+    return Error(errc::permission,
+                 format("%s is owned by uid %u, not by this process's uid %u; refused "
+                        "(allow foreign objects to accept it)",
+                        path.c_str(), unsigned(st.st_uid), unsigned(::geteuid())));
   }
   const mode_t widened = st.st_mode & (S_IWGRP | S_IWOTH) & ~mode_t(params.mode);
   if (widened != 0) {
-    return make_error(Code::permission,
-                      format("%s is writable by group or others (mode %04o); refused "
-                             "(allow foreign-writable objects to accept it)",
-                             path.c_str(), unsigned(st.st_mode & 07777)));
+    return Error(errc::permission, format("%s is writable by group or others (mode %04o); refused "
+                                          "(allow foreign-writable objects to accept it)",
+                                          path.c_str(), unsigned(st.st_mode & 07777)));
   }
   return {};
 }
@@ -168,25 +167,25 @@ Error wait_for_header(int fd, const std::string& path, int timeout_ms) {
       if (n < 0) return sys_error("pread", path, errno);
       if (n == static_cast<ssize_t>(sizeof header) && header.magic != 0) {
         if (header.magic != WMD_CTL_MAGIC) {
-          return make_error(Code::bad_magic,
-                            format("%s has magic 0x%016" PRIx64 ", not a wmd control object",
-                                   path.c_str(), header.magic));
+          return Error(errc::bad_magic,
+                       format("%s has magic 0x%016" PRIx64 ", not a wmd control object",
+                              path.c_str(), header.magic));
         }
         if (header.layout_version != WMD_LAYOUT_VERSION) {
-          return make_error(Code::bad_layout_version,
-                            format("%s has layout version %u; this build reads version %u",
-                                   path.c_str(), header.layout_version, WMD_LAYOUT_VERSION));
+          return Error(errc::bad_layout_version,
+                       format("%s has layout version %u; this build reads version %u", path.c_str(),
+                              header.layout_version, WMD_LAYOUT_VERSION));
         }
         if (st.st_size < static_cast<off_t>(sizeof(wmd_ctl))) {
-          return make_error(Code::bad_magic, format("%s is %lld bytes, shorter than its layout",
-                                                    path.c_str(), (long long)st.st_size));
+          return Error(errc::bad_magic, format("%s is %lld bytes, shorter than its layout",
+                                               path.c_str(), (long long)st.st_size));
         }
         return {};
       }
     }
     if (std::chrono::steady_clock::now() >= deadline) {
-      return make_error(Code::bad_magic,
-                        path + " was never initialised (its creator died?); remove it to recreate");
+      return Error(errc::bad_magic,
+                   path + " was never initialised (its creator died?); remove it to recreate");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
@@ -232,8 +231,8 @@ Error validate_params(const OpenParams& params, long system_page) {
   if (Error e = validate_name(params.name)) return e;
   for (const std::uint32_t page : {params.page_size_bytes, params.default_page_size_bytes}) {
     if (page != 0 && (!is_power_of_two(page) || page < system_page || page > kMaxPageSizeBytes)) {
-      return make_error(
-          Code::invalid_argument,
+      return Error(
+          errc::invalid_config,
           format("page size %u must be a power of two from %ld to 1 GiB", page, system_page));
     }
   }
@@ -259,36 +258,36 @@ Error decide_geometry(const OpenParams& params, wmd_ctl& ctl, bool created_ctl, 
     if (max == 0) max = params.default_max_size_bytes;
     if (page == 0 || max == 0) {
       // Checked only now: attaching to an existing segment needs neither.
-      return make_error(Code::invalid_argument,
-                        "creating " + params.name + " needs a page size and a maximum size");
+      return Error(errc::invalid_config,
+                   "creating " + params.name + " needs a page size and a maximum size");
     }
   } else {
     (void)shared(ctl.magic).load(std::memory_order_acquire);  // pairs with the creator
     const std::uint32_t stored_page = shared(ctl.page_size_bytes).load();
     if (page != 0 && stored_page != page) {
-      return make_error(Code::page_size_mismatch,
-                        format("%s has page size %u, not %u", ctl_path.c_str(), stored_page, page));
+      return Error(errc::page_size_mismatch,
+                   format("%s has page size %u, not %u", ctl_path.c_str(), stored_page, page));
     }
     page = stored_page;
     if (!is_power_of_two(page) || page < system_page || page > kMaxPageSizeBytes) {
-      return make_error(Code::bad_magic,
-                        format("%s records an invalid page size %u", ctl_path.c_str(), page));
+      return Error(errc::bad_magic,
+                   format("%s records an invalid page size %u", ctl_path.c_str(), page));
     }
     if (max == 0) max = shared(ctl.max_size_bytes).load();
     existing_size = shared(ctl.size_bytes).load();
   }
   if (max == 0 || max % page != 0) {
-    return make_error(Code::invalid_argument,
-                      format("maximum size %" PRIu64 " must be a non-zero multiple of the page "
-                             "size %u",
-                             max, page));
+    return Error(errc::invalid_config,
+                 format("maximum size %" PRIu64 " must be a non-zero multiple of the page "
+                        "size %u",
+                        max, page));
   }
   std::uint64_t wanted = 0;
   if (!round_up(params.size_bytes, page, &wanted) || wanted > max || existing_size > max) {
-    return make_error(Code::beyond_max_size,
-                      format("%s: size %" PRIu64 " (segment holds %" PRIu64
-                             ") is beyond the maximum size %" PRIu64,
-                             params.name.c_str(), params.size_bytes, existing_size, max));
+    return Error(errc::beyond_max_size,
+                 format("%s: size %" PRIu64 " (segment holds %" PRIu64
+                        ") is beyond the maximum size %" PRIu64,
+                        params.name.c_str(), params.size_bytes, existing_size, max));
   }
   *out = Geometry{page, max, existing_size, wanted};
   return {};
@@ -380,7 +379,7 @@ Error MappedSegment::reserve_address_range(const OpenParams& params, long system
   } else {
     const std::uint64_t floor = std::max(max_size_bytes_, params.guard_floor_bytes);
     if (params.guard_bytes > UINT64_MAX / 2 || floor > UINT64_MAX / 2) {
-      return make_error(Code::invalid_argument, "guard region too large");
+      return Error(errc::invalid_config, "guard region too large");
     }
     reserve_bytes_ = floor + params.guard_bytes;
   }
@@ -440,9 +439,9 @@ Error MappedSegment::ensure_data_size(std::uint64_t size_bytes) {
 Error MappedSegment::grow(std::uint64_t new_size_bytes) {
   std::uint64_t wanted = 0;
   if (!round_up(new_size_bytes, page_size_bytes_, &wanted) || wanted > max_size_bytes_) {
-    return make_error(Code::beyond_max_size,
-                      format("%s: growth to %" PRIu64 " bytes is beyond the maximum size %" PRIu64,
-                             name_.c_str(), new_size_bytes, max_size_bytes_));
+    return Error(errc::beyond_max_size,
+                 format("%s: growth to %" PRIu64 " bytes is beyond the maximum size %" PRIu64,
+                        name_.c_str(), new_size_bytes, max_size_bytes_));
   }
   if (wanted <= mapped_bytes_ && wanted <= control_size_bytes()) return {};
   {
@@ -467,10 +466,10 @@ Error MappedSegment::refresh() {
   const std::uint64_t size = control_size_bytes();
   if (size <= mapped_bytes_) return {};
   if (size > max_size_bytes_ || size % page_size_bytes_ != 0) {
-    return make_error(Code::beyond_max_size,
-                      format("%s: control size %" PRIu64
-                             " is beyond this mapping's maximum %" PRIu64 " or not a page multiple",
-                             name_.c_str(), size, max_size_bytes_));
+    return Error(errc::beyond_max_size,
+                 format("%s: control size %" PRIu64 " is beyond this mapping's maximum %" PRIu64
+                        " or not a page multiple",
+                        name_.c_str(), size, max_size_bytes_));
   }
   {
     // The grower enlarged the object before raising the size; this only guards against a

@@ -20,8 +20,8 @@
 #include "shm/uffd_writer.hpp"
 #include "shm/writer_registry.hpp"
 
-using wmd::core::Code;
-using wmd::core::Error;
+using wmd::errc;
+using wmd::Error;
 
 struct wmd_segment {
   std::unique_ptr<wmd::core::MappedSegment> mapped;
@@ -57,39 +57,42 @@ int fail(int code, std::string text) {
 }
 
 int to_code(const Error& error) {
-  switch (error.code) {
-    case Code::ok:
-      return WMD_OK;
-    case Code::invalid_argument:
+  if (!error) return WMD_OK;
+  if (error.code().category() != wmd::wmd_category()) return WMD_EIO;
+  switch (static_cast<errc>(error.code().value())) {
+    case errc::invalid_config:
       return WMD_EINVAL;
-    case Code::not_found:
+    case errc::not_found:
       return WMD_ENOENT;
-    case Code::bad_magic:
+    case errc::bad_magic:
       return WMD_EBADMAGIC;
-    case Code::bad_layout_version:
+    case errc::bad_layout_version:
       return WMD_EVERSION;
-    case Code::page_size_mismatch:
+    case errc::page_size_mismatch:
       return WMD_EPAGESIZE;
-    case Code::beyond_max_size:
+    case errc::beyond_max_size:
       return WMD_ETOOBIG;
-    case Code::permission:
+    case errc::permission:
       return WMD_EPERM;
-    case Code::io:
-      return error.sys_errno == ENOMEM ? WMD_ENOMEM : WMD_EIO;
-    case Code::timed_out:
+    case errc::io_error:
+      return WMD_EIO;
+    case errc::out_of_memory:
+      return WMD_ENOMEM;
+    case errc::timed_out:
       return WMD_ETIMEDOUT;
-    case Code::busy:
+    case errc::busy:
       return WMD_EBUSY;
-    case Code::no_daemon:
+    case errc::no_daemon:
       return WMD_ENODAEMON;
-    case Code::no_slot:
+    case errc::no_slot:
       return WMD_ENOSLOT;
+    default:
+      return WMD_EINTERNAL;
   }
-  return WMD_EINTERNAL;
 }
 
 int fail(const Error& error) {
-  return fail(to_code(error), error.text);
+  return fail(to_code(error), error.detail());
 }
 
 // Runs body, turning any exception into an error code.

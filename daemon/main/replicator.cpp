@@ -200,7 +200,7 @@ void Replicator::fail_peer(net::SessionId id, std::error_code error, const std::
 bool Replicator::grow_for_peer(net::SessionId id, std::uint64_t size_bytes, const char* what) {
   if (size_bytes <= engine_.size_bytes()) return true;
   if (auto grown = engine_.resize(size_bytes); !grown.ok()) {
-    fail_peer(id, grown.error(),
+    fail_peer(id, grown.error().code(),
               std::string("growth to ") + std::to_string(size_bytes) + " bytes from " + what);
     return false;
   }
@@ -224,7 +224,7 @@ void Replicator::on_message(net::SessionId id, proto::Message message) {
     }
     auto applied = engine_.apply(*patch);
     if (!applied.ok()) {
-      fail_peer(id, applied.error(), "applying a patch");
+      fail_peer(id, applied.error().code(), "applying a patch");
       return;
     }
     ++counters_.patches_applied;
@@ -240,7 +240,7 @@ void Replicator::on_message(net::SessionId id, proto::Message message) {
     // One call for the frame: never-written pages are written in one batch.
     auto merged = engine_.merge_pages(states->pages);
     if (!merged.ok()) {
-      fail_peer(id, merged.error(), "merging page states");
+      fail_peer(id, merged.error().code(), "merging page states");
       return;
     }
     broadcast_patches(std::move(merged->local_patches));

@@ -216,7 +216,7 @@ bool Connection::process_frames() {
     if (!next.ok()) {
       spdlog::warn("closing connection to peer {} at {}: bad frame: {}",
                    peer_id_.empty() ? "?" : peer_id_, address_, next.error().message());
-      close_with_error(next.error(), "bad frame: " + next.error().message());
+      close_with_error(next.error().code(), "bad frame: " + next.error().message());
       return false;
     }
     if (!next.value()) return true;

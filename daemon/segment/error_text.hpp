@@ -13,8 +13,8 @@ namespace wmd::segment_detail {
 void set_last_error_text(std::string text);
 const std::string& last_error_text();
 
-// Records error.text for last_error_text() and returns its wmd::errc: system-call failures
-// are io_error; objects refused for their owner or mode are invalid_config.
-std::error_code to_error_code(const core::Error& error);
+// Records error.detail() for last_error_text() and returns the error with the daemon's code:
+// system-call failures are io_error; objects refused for their owner or mode are invalid_config.
+Error to_daemon_error(Error error);
 
 }  // namespace wmd::segment_detail

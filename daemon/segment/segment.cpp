@@ -32,27 +32,17 @@ const std::string& last_error_text() {
   return last_error;
 }
 
-std::error_code to_error_code(const core::Error& error) {
-  set_last_error_text(error.text);
-  if (error.sys_errno != 0) return errc::io_error;
-  switch (error.code) {
-    case core::Code::ok:
-      return {};
-    case core::Code::invalid_argument:
-      return errc::invalid_config;
-    case core::Code::bad_magic:
-      return errc::bad_magic;
-    case core::Code::bad_layout_version:
-      return errc::bad_layout_version;
-    case core::Code::page_size_mismatch:
-      return errc::page_size_mismatch;
-    case core::Code::beyond_max_size:
-      return errc::beyond_max_size;
-    case core::Code::permission:
-      return errc::invalid_config;
-    default:
-      return errc::io_error;
+Error to_daemon_error(Error error) {
+  set_last_error_text(error.detail());
+  const std::error_code code = error.code();
+  if (code == errc::bad_magic || code == errc::bad_layout_version ||
+      code == errc::page_size_mismatch || code == errc::beyond_max_size ||
+      code == errc::invalid_config) {
+    return error;
   }
+  // Objects refused for their owner or mode are a configuration matter; the rest is I/O.
+  const errc daemon_code = code == errc::permission ? errc::invalid_config : errc::io_error;
+  return Error(daemon_code, error.detail());
 }
 
 }  // namespace segment_detail
@@ -109,8 +99,8 @@ Result<std::unique_ptr<Segment>> Segment::open(const SegmentConfig& config) {
   params.allow_foreign = config.allow_foreign_writable;
   params.rebuild_damaged_control = config.rebuild_damaged_control;
   std::unique_ptr<core::MappedSegment> mapped;
-  if (core::Error error = core::MappedSegment::open(params, &mapped)) {
-    return segment_detail::to_error_code(error);
+  if (Error error = core::MappedSegment::open(params, &mapped)) {
+    return segment_detail::to_daemon_error(std::move(error));
   }
   return std::unique_ptr<Segment>(new Segment(std::make_unique<Impl>(std::move(mapped))));
 }
@@ -182,8 +172,8 @@ std::uint64_t Segment::control_size_bytes() const noexcept {
 }
 
 Result<std::span<std::uint8_t>> Segment::grow(std::uint64_t new_size_bytes) {
-  if (core::Error error = impl_->mapped_->grow(new_size_bytes)) {
-    return segment_detail::to_error_code(error);
+  if (Error error = impl_->mapped_->grow(new_size_bytes)) {
+    return segment_detail::to_daemon_error(std::move(error));
   }
   if (impl_->guarded_) {
     const core::MappedSegment& mapped = *impl_->mapped_;

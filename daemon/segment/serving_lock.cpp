@@ -23,7 +23,7 @@ Result<std::unique_ptr<ServingLock>> ServingLock::acquire(const std::string& seg
   } else if (errno == EEXIST) {
     fd = ::shm_open(lock->name_.c_str(), O_RDWR | O_CLOEXEC, 0);
   }
-  if (fd < 0) return segment_detail::to_error_code(core::sys_error("shm_open", path, errno));
+  if (fd < 0) return segment_detail::to_daemon_error(core::sys_error("shm_open", path, errno));
   lock->fd_ = core::UniqueFd(fd);
   while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     if (errno == EINTR) continue;
@@ -32,7 +32,7 @@ Result<std::unique_ptr<ServingLock>> ServingLock::acquire(const std::string& seg
                                           " (it holds the lock on " + path + ")");
       return errc::invalid_config;
     }
-    return segment_detail::to_error_code(core::sys_error("flock", path, errno));
+    return segment_detail::to_daemon_error(core::sys_error("flock", path, errno));
   }
   return lock;
 }

@@ -70,13 +70,13 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& segment_
       struct stat st {};
       step = "fstat";
       if (::fstat(impl->object_.get_mapping_handle().handle, &st) != 0) {
-        return segment_detail::to_error_code(core::sys_error("fstat", path, errno));
+        return segment_detail::to_daemon_error(core::sys_error("fstat", path, errno));
       }
       if (st.st_uid != ::geteuid() || (st.st_mode & 022 & ~mode) != 0) {
-        return segment_detail::to_error_code(core::make_error(
-            core::Code::permission,
-            path + " belongs to another user or is writable by others; refused (the state is "
-                   "private: remove it to start afresh and catch up from peers)"));
+        return segment_detail::to_daemon_error(
+            Error(errc::permission,
+                  path + " belongs to another user or is writable by others; refused (the state is "
+                         "private: remove it to start afresh and catch up from peers)"));
       }
     }
     step = "ftruncate";
@@ -91,9 +91,9 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& segment_
   } catch (const bip::interprocess_exception& e) {
     if (impl->created_) bip::shared_memory_object::remove(name.c_str());
     const int err = e.get_native_error();
-    core::Error error = core::sys_error(step, path, err != 0 ? err : EIO);
-    error.text += std::string(" (") + e.what() + ")";
-    return segment_detail::to_error_code(error);
+    const Error error = core::sys_error(step, path, err != 0 ? err : EIO);
+    return segment_detail::to_daemon_error(
+        Error(error.code(), error.detail() + " (" + e.what() + ")"));
   }
   return std::unique_ptr<StateStore>(new StateStore(std::move(impl)));
 }

@@ -43,7 +43,7 @@ Decoded decode_frames(std::span<const std::uint8_t> input) {
   while (input.size() >= kFrameHeaderBytes) {
     auto header = wmd::proto::decode_header(input.first<kFrameHeaderBytes>(), limits);
     if (!header) {
-      out.error = header.error();
+      out.error = header.error().code();
       return out;
     }
     const std::size_t frame_bytes = kFrameHeaderBytes + header->body_bytes;
@@ -51,7 +51,7 @@ Decoded decode_frames(std::span<const std::uint8_t> input) {
     auto message = wmd::proto::decode_body(
         header->type, input.subspan(kFrameHeaderBytes, header->body_bytes), limits);
     if (!message) {
-      out.error = message.error();
+      out.error = message.error().code();
       return out;
     }
     if (!is_foreign_hello(*message)) {
@@ -71,7 +71,7 @@ Decoded read_stream(std::span<const std::uint8_t> input, std::size_t split) {
     for (;;) {
       auto next = reader.next();
       if (!next) {
-        out.error = next.error();
+        out.error = next.error().code();
         return false;
       }
       if (!next->has_value()) return true;

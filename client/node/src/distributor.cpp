@@ -88,9 +88,9 @@ napi_value Distributor::define_class(napi_env env) {
 Distributor::Distributor(napi_env env, napi_value memory, const EngineConfig& config)
     : memory_(env, memory) {
   Status valid = validate(config);
-  if (!valid) throw_wmd_error("createMemoryDistributor", valid.error());
+  if (!valid) throw_wmd_error("createMemoryDistributor", valid.error().code());
   Result<std::uint64_t> state_bytes = Engine::state_bytes_required(config);
-  if (!state_bytes) throw_wmd_error("createMemoryDistributor", state_bytes.error());
+  if (!state_bytes) throw_wmd_error("createMemoryDistributor", state_bytes.error().code());
   state_ = AnonymousMapping(*state_bytes);
 
   EngineCall call(env, &call_env_, &diffs_);
@@ -100,7 +100,7 @@ Distributor::Distributor(napi_env env, napi_value memory, const EngineConfig& co
   }
   auto engine = Engine::create(config, bytes, state_.bytes(),
                                [this](std::uint64_t new_size) { return grow_memory(new_size); });
-  if (!engine) throw_wmd_error("createMemoryDistributor", engine.error());
+  if (!engine) throw_wmd_error("createMemoryDistributor", engine.error().code());
   engine_ = std::move(*engine);
   engine_->on_diff([this](const Patch& patch) { diffs_.push_back(patch); });
 }
@@ -123,7 +123,7 @@ void Distributor::follow_memory_growth(napi_env env) {
   std::span<std::uint8_t> bytes = memory_.view(env);
   if (bytes.size() <= engine_->size_bytes()) return;
   Status resized = engine_->resize(bytes.size());
-  if (!resized) throw_wmd_error("following the memory's growth", resized.error());
+  if (!resized) throw_wmd_error("following the memory's growth", resized.error().code());
 }
 
 Distributor& Distributor::from(napi_env env, napi_value self) {
@@ -173,7 +173,7 @@ napi_value Distributor::apply_patches(napi_env env, napi_callback_info info) {
     EngineCall call(env, &self.call_env_, &self.diffs_);
     self.follow_memory_growth(env);
     Result<ApplyStats> stats = self.engine_->apply_patches(patches);
-    if (!stats) throw_wmd_error("applyPatches", stats.error());
+    if (!stats) throw_wmd_error("applyPatches", stats.error().code());
     napi_value result = make_object(env);
     set_property(env, result, "bytesWritten", make_u64(env, stats->bytes_written));
     set_property(env, result, "pagesTouched", make_u64(env, stats->pages_touched));
@@ -202,7 +202,7 @@ napi_value Distributor::resize_memory(napi_env env, napi_callback_info info) {
       throw_wmd_error("resizeMemory", make_error_code(errc::beyond_max_size));
     }
     Status resized = self.engine_->resize(new_size);
-    if (!resized) throw_wmd_error("resizeMemory", resized.error());
+    if (!resized) throw_wmd_error("resizeMemory", resized.error().code());
     return make_u64(env, self.engine_->size_bytes());
   });
 }
@@ -238,7 +238,7 @@ napi_value Distributor::export_page(napi_env env, napi_callback_info info) {
     EngineCall call(env, &self.call_env_, &self.diffs_);
     self.follow_memory_growth(env);
     Result<PageState> state = self.engine_->export_page(page);
-    if (!state) throw_wmd_error("exportPage", state.error());
+    if (!state) throw_wmd_error("exportPage", state.error().code());
     napi_value result = page_state_to_js(env, *state);
     // Pending local changes of the page were absorbed first: they are diffs to send too.
     set_property(env, result, "diffs", patches_to_js(env, self.diffs_));
@@ -254,7 +254,7 @@ napi_value Distributor::merge_page(napi_env env, napi_callback_info info) {
     EngineCall call(env, &self.call_env_, &self.diffs_);
     self.follow_memory_growth(env);
     Result<MergeStats> stats = self.engine_->merge_page(state);
-    if (!stats) throw_wmd_error("mergePage", stats.error());
+    if (!stats) throw_wmd_error("mergePage", stats.error().code());
     napi_value result = make_object(env);
     set_property(env, result, "bytesTaken", make_u64(env, stats->bytes_taken));
     set_property(env, result, "grew", make_bool(env, stats->grew));

@@ -70,7 +70,7 @@ int wmd_create(std::uint32_t page_size, double max_size, std::uint32_t max_patch
   config.max_size_bytes = static_cast<std::uint64_t>(max_size);
   config.max_patch_bytes = max_patch_bytes;
   config.max_merge_gap_bytes = max_merge_gap_bytes;
-  if (wmd::Status valid = wmd::validate(config); !valid) return to_code(valid.error());
+  if (wmd::Status valid = wmd::validate(config); !valid) return to_code(valid.error().code());
   // The engine rounds the max size up to a page multiple; so does the replica.
   const std::uint64_t max_bytes =
       wmd::engine_detail::align_up(config.max_size_bytes, config.page_size_bytes);
@@ -78,7 +78,7 @@ int wmd_create(std::uint32_t page_size, double max_size, std::uint32_t max_patch
     return static_cast<int>(wmd::errc::beyond_max_size);
   }
   auto state_bytes = wmd::Engine::state_bytes_required(config);
-  if (!state_bytes) return to_code(state_bytes.error());
+  if (!state_bytes) return to_code(state_bytes.error().code());
   std::uint8_t* replica = wmd::web::reserve(max_bytes);
   std::uint8_t* state = replica == nullptr ? nullptr : wmd::web::reserve(*state_bytes);
   if (state == nullptr) return static_cast<int>(wmd::errc::beyond_max_size);
@@ -91,7 +91,7 @@ int wmd_create(std::uint32_t page_size, double max_size, std::uint32_t max_patch
         if (new_size > max_bytes) return wmd::errc::beyond_max_size;
         return std::span<std::uint8_t>(host().replica_base, new_size);
       });
-  if (!engine) return to_code(engine.error());
+  if (!engine) return to_code(engine.error().code());
   h.engine = std::move(engine).value();
   h.engine->on_diff([](const wmd::Patch& patch) { host().outbox.emplace_back(patch); });
   return 0;
@@ -118,7 +118,7 @@ WMD_EXPORT(wmd_zero_page_digest) std::uint64_t wmd_zero_page_digest() {
 
 // Grow-only, to a page multiple.
 WMD_EXPORT(wmd_resize) int wmd_resize(double new_size) {
-  return to_code(host().engine->resize(static_cast<std::uint64_t>(new_size)).error());
+  return to_code(host().engine->resize(static_cast<std::uint64_t>(new_size)).error().code());
 }
 
 WMD_EXPORT(wmd_clear_outbox) void wmd_clear_outbox() {
@@ -166,7 +166,7 @@ WMD_EXPORT(wmd_apply_inbox) int wmd_apply_inbox() {
   const auto* patch = std::get_if<wmd::Patch>(&h.inbox);
   if (patch == nullptr) return static_cast<int>(wmd::errc::malformed);
   auto applied = h.engine->apply(*patch);
-  if (!applied) return to_code(applied.error());
+  if (!applied) return to_code(applied.error().code());
   h.apply_stats = *applied;
   return 0;
 }
@@ -185,7 +185,7 @@ WMD_EXPORT(wmd_merge_inbox) int wmd_merge_inbox() {
   h.merge_stats = {};
   for (const wmd::PageState& state : states->pages) {
     auto merged = h.engine->merge_page(state);
-    if (!merged) return to_code(merged.error());
+    if (!merged) return to_code(merged.error().code());
     h.merge_stats.bytes_taken += merged->bytes_taken;
     h.merge_stats.grew = h.merge_stats.grew || merged->grew;
   }
@@ -211,7 +211,7 @@ WMD_EXPORT(wmd_digests) void wmd_digests(int reply_requested) {
 WMD_EXPORT(wmd_export_page) int wmd_export_page(double page) {
   auto& h = host();
   auto state = h.engine->export_page(static_cast<std::uint64_t>(page));
-  if (!state) return to_code(state.error());
+  if (!state) return to_code(state.error().code());
   h.outbox.emplace_back(wmd::proto::PageStates{{std::move(state).value()}});
   return 0;
 }

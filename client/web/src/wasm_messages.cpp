@@ -349,7 +349,7 @@ int wmd_decode(std::uint32_t length, std::uint32_t page_size, double max_size,
   auto header = proto::decode_header(std::span<const std::uint8_t, proto::kFrameHeaderBytes>(
                                          h.scratch.data(), proto::kFrameHeaderBytes),
                                      limits);
-  if (!header) return wmd::web::to_code(header.error());
+  if (!header) return wmd::web::to_code(header.error().code());
   if (header->body_bytes != length - proto::kFrameHeaderBytes) {
     return static_cast<int>(header->body_bytes > length - proto::kFrameHeaderBytes
                                 ? wmd::errc::truncated
@@ -360,7 +360,7 @@ int wmd_decode(std::uint32_t length, std::uint32_t page_size, double max_size,
                          std::span<const std::uint8_t>(h.scratch.data() + proto::kFrameHeaderBytes,
                                                        header->body_bytes),
                          limits);
-  if (!message) return wmd::web::to_code(message.error());
+  if (!message) return wmd::web::to_code(message.error().code());
   h.outbox.push_back(std::move(message).value());
   return 0;
 }

@@ -86,8 +86,8 @@ Replica& replica(std::map<std::string, Replica>& replicas, const std::string& na
   return r;
 }
 
-void error(const Replica& r, std::error_code code) {
-  std::cout << r.name << " error " << code.value() << '\n';
+void error(const Replica& r, const wmd::Error& failure) {
+  std::cout << r.name << " error " << failure.code().value() << '\n';
 }
 
 }  // namespace

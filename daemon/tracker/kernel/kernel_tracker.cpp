@@ -143,7 +143,7 @@ void KernelTracker::start_tracking(Tracked& tracked, CollectRound& round) {
   }
   Result<PagemapScanner> scanner = PagemapScanner::open(record.pid);
   if (!scanner) {
-    fall_back(tracked, static_cast<kernel_errc>(scanner.error().value()),
+    fall_back(tracked, static_cast<kernel_errc>(scanner.error().code().value()),
               PagemapScanner::last_open_error_text(), round);
     return;
   }
@@ -185,7 +185,7 @@ bool KernelTracker::scan_writers(CollectRound& round, std::vector<std::uint64_t>
     Status status = tracked.scanner->scan_written(record.address,
                                                   record.address + record.length_bytes, ranges_);
     if (!status) {
-      const auto error = static_cast<kernel_errc>(status.error().value());
+      const auto error = static_cast<kernel_errc>(status.error().code().value());
       fall_back(tracked, error, tracked.scanner->last_error_text(), round);
       healthy = false;
       continue;

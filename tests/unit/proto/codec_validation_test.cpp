@@ -17,7 +17,7 @@ using testing::kTestPageBytes;
 using testing::test_limits;
 
 std::error_code error_of(const Message& message, const Limits& limits = test_limits()) {
-  return decode_frame(encode(message), limits).error();
+  return decode_frame(encode(message), limits).error().code();
 }
 
 // Decodes a body written by hand.
@@ -26,7 +26,7 @@ std::error_code error_of_body(MessageType type, const std::function<void(ByteWri
   std::vector<std::uint8_t> body;
   ByteWriter w(body);
   write(w);
-  return decode_body(type, body, limits).error();
+  return decode_body(type, body, limits).error().code();
 }
 
 void write_id(ByteWriter& w, const std::string& id) {
