@@ -201,7 +201,7 @@ wmd::kernel::TrackingDecision decide_change_detection(const Options& options) {
 std::unique_ptr<wmd::ServingLock> lock_segment(const Options& options) {
   auto serving = wmd::ServingLock::acquire(options.segment);
   if (!serving.ok()) {
-    spdlog::error("cannot serve segment {}: {}", options.segment, wmd::Segment::last_error_text());
+    spdlog::error("cannot serve segment {}: {}", options.segment, serving.error().detail());
     throw StartupFailure{};
   }
   return std::move(serving).value();
@@ -219,9 +219,7 @@ std::unique_ptr<wmd::Segment> open_segment(const Options& options) {
   config.rebuild_damaged_control = true;
   auto opened = wmd::Segment::open(config);
   if (!opened.ok()) {
-    spdlog::error("cannot open segment {}: {}{}{}", options.segment, opened.error().message(),
-                  wmd::Segment::last_error_text().empty() ? "" : ": ",
-                  wmd::Segment::last_error_text());
+    spdlog::error("cannot open segment {}: {}", options.segment, opened.error().message());
     throw StartupFailure{};
   }
   auto segment = std::move(opened).value();
@@ -259,8 +257,8 @@ Replication open_engine(const Options& options, wmd::Segment& segment) {
   }
   auto state = wmd::StateStore::open(options.segment, *state_bytes, kStateMode);
   if (!state.ok()) {
-    spdlog::error("cannot open replication state {}.state: {}: {}", options.segment,
-                  state.error().message(), wmd::Segment::last_error_text());
+    spdlog::error("cannot open replication state {}.state: {}", options.segment,
+                  state.error().message());
     throw StartupFailure{};
   }
   Replication replication{std::move(state).value(), nullptr};

@@ -8,15 +8,14 @@
 #include <string>
 #include <vector>
 
-#include "daemon/segment/error_text.hpp"
+#include "shm/core_error.hpp"
 
 namespace wmd {
 
 Status write_at(int fd, std::uint64_t limit_bytes, std::span<const StorageWrite> writes) {
   for (const StorageWrite& w : writes) {
     if (w.offset_bytes > limit_bytes || w.bytes.size() > limit_bytes - w.offset_bytes) {
-      segment_detail::set_last_error_text("bulk write past the object's size");
-      return errc::out_of_range;
+      return Error(errc::out_of_range, "bulk write past the object's size");
     }
   }
   std::vector<iovec> iov;
@@ -40,9 +39,9 @@ Status write_at(int fd, std::uint64_t limit_bytes, std::span<const StorageWrite>
       if (n <= 0) {
         if (n < 0 && errno == EINTR) continue;
         if (n == 0) errno = ENOSPC;
-        segment_detail::set_last_error_text("pwritev at offset " + std::to_string(offset + done) +
-                                            ": " + std::strerror(errno));
-        return errc::io_error;
+        const Error error =
+            core::sys_error("pwritev", "offset " + std::to_string(offset + done), errno);
+        return Error(errc::io_error, error.detail());
       }
       done += static_cast<std::uint64_t>(n);
       // A short write: skip what went out and go on with the rest.

@@ -12,8 +12,8 @@ namespace wmd {
 
 // Writes every entry at its offset of fd, none past limit_bytes (out_of_range: nothing
 // written; the object never grows this way), consecutive entries (one ending where the next
-// starts) in one pwritev() call. Errors: io_error (the call's errno in last_error_text() of
-// Segment), with some of the bytes possibly written.
+// starts) in one pwritev() call. Errors: io_error (the call and its errno in the detail), with some
+// of the bytes possibly written.
 Status write_at(int fd, std::uint64_t limit_bytes, std::span<const StorageWrite> writes);
 
 }  // namespace wmd

@@ -21,19 +21,8 @@
 namespace wmd {
 
 namespace segment_detail {
-namespace {
-thread_local std::string last_error;
-}
-
-void set_last_error_text(std::string text) {
-  last_error = std::move(text);
-}
-const std::string& last_error_text() {
-  return last_error;
-}
 
 Error to_daemon_error(Error error) {
-  set_last_error_text(error.detail());
   const std::error_code code = error.code();
   if (code == errc::bad_magic || code == errc::bad_layout_version ||
       code == errc::page_size_mismatch || code == errc::beyond_max_size ||
@@ -82,10 +71,6 @@ class Segment::Impl {
 
 Segment::Segment(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Segment::~Segment() = default;
-
-std::string Segment::last_error_text() {
-  return segment_detail::last_error_text();
-}
 
 Result<std::unique_ptr<Segment>> Segment::open(const SegmentConfig& config) {
   core::OpenParams params;

@@ -88,12 +88,8 @@ class Segment {
   // data object when smaller than config.size_bytes. Errors (the objects left untouched):
   // bad_magic, bad_layout_version, page_size_mismatch, beyond_max_size, invalid_config
   // (foreign-writable objects), io_error (with the call and path in the message logged by the
-  // caller via last_error_text()).
+  // caller from the error's detail).
   static Result<std::unique_ptr<Segment>> open(const SegmentConfig& config);
-
-  // What the last failing open()/grow()/StateStore::open() of this thread said: the system
-  // call and path, or which check refused the objects ("... has page size 4096, not 8192").
-  static std::string last_error_text();
 
   ~Segment();  // unmaps and closes; never unlinks
   Segment(const Segment&) = delete;

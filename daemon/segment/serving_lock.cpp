@@ -28,9 +28,8 @@ Result<std::unique_ptr<ServingLock>> ServingLock::acquire(const std::string& seg
   while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     if (errno == EINTR) continue;
     if (errno == EWOULDBLOCK) {
-      segment_detail::set_last_error_text("another wmdd serves segment " + segment_name +
-                                          " (it holds the lock on " + path + ")");
-      return errc::invalid_config;
+      return Error(errc::invalid_config, "another wmdd serves segment " + segment_name +
+                                             " (it holds the lock on " + path + ")");
     }
     return segment_detail::to_daemon_error(core::sys_error("flock", path, errno));
   }

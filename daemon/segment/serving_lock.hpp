@@ -16,7 +16,7 @@ namespace wmd {
 
 class ServingLock {
  public:
-  // errc::invalid_config when another process holds it (Segment::last_error_text() names the
+  // errc::invalid_config when another process holds it (the error's detail names the
   // object), io_error when the object cannot be opened.
   static Result<std::unique_ptr<ServingLock>> acquire(const std::string& segment_name);
   ~ServingLock();  // removes the object again when this call created it and nothing used it

@@ -49,8 +49,7 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& segment_
   const std::string name = segment_name + WMD_STATE_SUFFIX;
   const std::string path = core::shm_path(name);
   if (segment_name.size() < 2 || segment_name[0] != '/' || size_bytes == 0) {
-    segment_detail::set_last_error_text("state object " + path + ": bad name or zero size");
-    return errc::invalid_config;
+    return Error(errc::invalid_config, "state object " + path + ": bad name or zero size");
   }
   auto impl = std::make_unique<Impl>();
   const char* step = "shm_open";

@@ -39,7 +39,7 @@ TEST_CASE("a segment has one serving lock holder at a time, whatever its control
   REQUIRE(first.ok());
   auto second = ServingLock::acquire(name.str());
   CHECK(second.error() == errc::invalid_config);
-  CHECK(Segment::last_error_text().find("another wmdd serves") != std::string::npos);
+  CHECK(second.error().detail().find("another wmdd serves") != std::string::npos);
   first.value().reset();
   CHECK(ServingLock::acquire(name.str()).ok());
 }
@@ -62,7 +62,7 @@ TEST_CASE("a truncated control object is rebuilt for the serving daemon, refused
   CHECK_FALSE(Segment::open(attach).ok());
 
   auto rebuilt = Segment::open(serving_config(name, 0));
-  INFO(Segment::last_error_text());
+  INFO(rebuilt.error().message());
   REQUIRE(rebuilt.ok());
   CHECK(rebuilt.value()->repair_note().find("rebuilt") != std::string::npos);
   CHECK(rebuilt.value()->control_size_bytes() == 4 * kPage);  // from the data object

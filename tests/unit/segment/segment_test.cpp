@@ -28,7 +28,7 @@ SegmentConfig config_for(const ShmName& name, std::uint64_t size_bytes) {
 
 std::unique_ptr<Segment> must_open(const SegmentConfig& config) {
   auto segment = Segment::open(config);
-  INFO("open failed: " << Segment::last_error_text());
+  INFO("open failed: " << segment.error().message());
   REQUIRE(segment.ok());
   return std::move(segment).value();
 }
@@ -84,7 +84,7 @@ TEST_CASE("attaching to a missing segment is an io_error naming the object") {
   auto segment = Segment::open(config_for(name, 0));
   REQUIRE_FALSE(segment.ok());
   CHECK(segment.error() == errc::io_error);
-  CHECK(Segment::last_error_text().find(name.str()) != std::string::npos);
+  CHECK(segment.error().detail().find(name.str()) != std::string::npos);
 }
 
 TEST_CASE("a bad segment name or maximum is invalid_config") {
@@ -157,17 +157,20 @@ TEST_CASE("attaching with a larger size grows the existing segment") {
 }
 
 // Opening must fail with `expected` and leave both objects byte-for-byte as they were.
-void check_refused_untouched(const ShmName& name, const SegmentConfig& config, errc expected) {
+// Returns the error's detail.
+std::string check_refused_untouched(const ShmName& name, const SegmentConfig& config,
+                                    errc expected) {
   const auto ctl_before = testing::read_file(name.ctl_path());
   const auto data_before = testing::read_file(name.data_path());
   const unsigned ctl_mode = testing::file_mode(name.ctl_path());
   auto segment = Segment::open(config);
   REQUIRE_FALSE(segment.ok());
   CHECK(segment.error() == expected);
-  CHECK_FALSE(Segment::last_error_text().empty());
+  CHECK_FALSE(segment.error().detail().empty());
   CHECK(testing::read_file(name.ctl_path()) == ctl_before);
   CHECK(testing::read_file(name.data_path()) == data_before);
   CHECK(testing::file_mode(name.ctl_path()) == ctl_mode);
+  return segment.error().detail();
 }
 
 TEST_CASE("a control object with the wrong magic is refused and left untouched") {
@@ -206,8 +209,8 @@ TEST_CASE("a segment with another page size is refused and left untouched") {
   { must_open(config_for(name, 2 * kPage)); }
   SegmentConfig config = config_for(name, 4 * kPage);
   config.page_size_bytes = 2 * kPage;
-  check_refused_untouched(name, config, errc::page_size_mismatch);
-  CHECK(Segment::last_error_text().find("page size") != std::string::npos);
+  CHECK(check_refused_untouched(name, config, errc::page_size_mismatch).find("page size") !=
+        std::string::npos);
 }
 
 TEST_CASE("objects are created with exactly the asked mode, whatever the umask") {
@@ -230,8 +233,8 @@ TEST_CASE("a segment others can write is refused unless allowed") {
   ShmName name;
   { must_open(config_for(name, kPage)); }
   REQUIRE(::chmod(name.data_path().c_str(), 0666) == 0);
-  check_refused_untouched(name, config_for(name, 0), errc::invalid_config);
-  CHECK(Segment::last_error_text().find("writable") != std::string::npos);
+  CHECK(check_refused_untouched(name, config_for(name, 0), errc::invalid_config).find("writable") !=
+        std::string::npos);
 
   SegmentConfig allowed = config_for(name, 0);
   allowed.allow_foreign_writable = true;

@@ -14,7 +14,7 @@ using testing::ShmName;
 TEST_CASE("a new state object is created zero-filled at the asked size") {
   ShmName name;
   auto store = StateStore::open(name.str(), 1 << 20, 0600);
-  INFO(Segment::last_error_text());
+  INFO(store.error().message());
   REQUIRE(store.ok());
   CHECK(store.value()->created());
   auto bytes = store.value()->bytes();
