@@ -129,11 +129,9 @@ std::shared_ptr<asio::ssl::context> make_tls(const Options& options) {
     }
     return nullptr;
   }
-  std::string why;
-  auto context =
-      wmd::net::make_tls_context({options.tls_cert, options.tls_key, options.tls_ca}, &why);
+  auto context = wmd::net::make_tls_context({options.tls_cert, options.tls_key, options.tls_ca});
   if (!context.ok()) {
-    spdlog::error("cannot set up TLS: {}", why);
+    spdlog::error("cannot set up TLS: {}", context.error().detail());
     throw StartupFailure{kExitConfig};
   }
   spdlog::info("mutual TLS on every peer connection (CA {}); plaintext peers are refused",
@@ -151,19 +149,18 @@ struct WebSocketEndpoint {
 
 WebSocketEndpoint make_websocket(const Options& options) {
   if (options.ws_listen.port == 0) return {};
-  std::string why;
-  auto token = wmd::net::WsToken::from_file(options.ws_token_file, &why);
+  auto token = wmd::net::WsToken::from_file(options.ws_token_file);
   if (!token.ok()) {
-    spdlog::error("cannot set up the WebSocket endpoint: {}", why);
+    spdlog::error("cannot set up the WebSocket endpoint: {}", token.error().detail());
     throw StartupFailure{kExitConfig};
   }
   WebSocketEndpoint endpoint{options.ws_listen,
                              std::make_shared<const wmd::net::WsToken>(std::move(token).value()),
                              nullptr};
   if (!options.tls_cert.empty()) {
-    auto context = wmd::net::make_tls_server_context({options.tls_cert, options.tls_key, ""}, &why);
+    auto context = wmd::net::make_tls_server_context({options.tls_cert, options.tls_key, ""});
     if (!context.ok()) {
-      spdlog::error("cannot set up TLS for WebSocket clients: {}", why);
+      spdlog::error("cannot set up TLS for WebSocket clients: {}", context.error().detail());
       throw StartupFailure{kExitConfig};
     }
     endpoint.tls = std::move(context).value();
@@ -362,7 +359,7 @@ std::unique_ptr<wmd::net::MetricsServer> start_metrics(const Options& options,
     return wmd::daemon::render_prometheus(identity, replicator.counters(), mesh.snapshot());
   });
   if (auto started = metrics->start(options.metrics); !started.ok()) {
-    spdlog::error("{}", metrics->last_error_text());
+    spdlog::error("{}", started.error().detail());
     throw StartupFailure{};
   }
   spdlog::info("metrics at http://{}/metrics", options.metrics.to_string());
@@ -412,7 +409,7 @@ int serve(const Options& options, wmd::Segment& segment, wmd::Engine& engine,
   mesh.set_hello(replicator.initial_hello());
   replicator.attach(mesh);
   if (auto started = mesh.start(); !started.ok()) {
-    spdlog::error("{}", mesh.last_error_text());
+    spdlog::error("{}", started.error().detail());
     return 1;
   }
   if (mesh.ws_listen_port() != 0) {

@@ -107,9 +107,8 @@ Status Mesh::open_listener(Listener& listener, const HostPort& where, const char
     tcp::resolver resolver(io_);
     auto results = resolver.resolve(where.host, std::to_string(where.port), ec);
     if (ec || results.empty()) {
-      last_error_text_ = std::string("cannot resolve the address to ") + what + " on " +
-                         where.to_string() + ": " + (ec ? ec.message() : "no address");
-      return errc::io_error;
+      return Error(errc::io_error, std::string("cannot resolve the address to ") + what + " on " +
+                                       where.to_string() + ": " + (ec ? ec.message() : "no address"));
     }
     endpoint = results.begin()->endpoint();
   } else {
@@ -121,9 +120,8 @@ Status Mesh::open_listener(Listener& listener, const HostPort& where, const char
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    last_error_text_ =
-        std::string("cannot ") + what + " on " + where.to_string() + ": " + ec.message();
-    return errc::io_error;
+    return Error(errc::io_error,
+                 std::string("cannot ") + what + " on " + where.to_string() + ": " + ec.message());
   }
   return {};
 }

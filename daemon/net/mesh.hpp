@@ -155,9 +155,8 @@ class Mesh {
   Mesh& operator=(const Mesh&) = delete;
 
   // Binds the listening sockets (TCP, and WebSocket when configured) and starts dialing.
-  // Errors: io_error (bind/listen failed; last_error_text() says why).
+  // Errors: io_error (bind/listen failed; the detail says which address and why).
   Status start();
-  const std::string& last_error_text() const noexcept { return last_error_text_; }
   std::uint16_t listen_port() const;
   std::uint16_t ws_listen_port() const;  // 0 when there is no WebSocket endpoint
 
@@ -229,7 +228,6 @@ class Mesh {
   std::map<std::string, SessionId> established_;                  // peer id -> its session
   SessionId next_session_id_ = 1;
   proto::Hello hello_;
-  std::string last_error_text_;
   bool stopping_ = false;
   std::uint64_t buffered_bytes_ = 0;  // sum over connections of their unfinished frames
   // Connections refused for presenting the id of a peer with a live session, per that id.

@@ -144,9 +144,8 @@ Status MetricsServer::start(const HostPort& address) {
   auto results = resolver.resolve(address.host, std::to_string(address.port),
                                   tcp::resolver::numeric_service, ec);
   if (ec || results.empty()) {
-    last_error_text_ = "cannot resolve metrics address " + address.to_string() + ": " +
-                       (ec ? ec.message() : "no address");
-    return errc::io_error;
+    return Error(errc::io_error, "cannot resolve metrics address " + address.to_string() + ": " +
+                                     (ec ? ec.message() : "no address"));
   }
   const tcp::endpoint endpoint = results.begin()->endpoint();
   acceptor_.open(endpoint.protocol(), ec);
@@ -154,10 +153,10 @@ Status MetricsServer::start(const HostPort& address) {
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    last_error_text_ = "cannot listen for metrics on " + address.to_string() + ": " + ec.message();
     boost::system::error_code ignored;
     acceptor_.close(ignored);
-    return errc::io_error;
+    return Error(errc::io_error,
+                 "cannot listen for metrics on " + address.to_string() + ": " + ec.message());
   }
   accept();
   return {};

@@ -49,12 +49,11 @@ class MetricsServer {
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
 
-  // Binds and starts accepting. Errors: io_error (last_error_text() says which address and why).
+  // Binds and starts accepting. Errors: io_error (the detail says which address and why).
   Status start(const HostPort& address);
   // Stops accepting; connections in progress finish or time out. Idempotent.
   void stop();
   std::uint16_t port() const;
-  const std::string& last_error_text() const noexcept { return last_error_text_; }
 
  private:
   class Session;
@@ -67,7 +66,6 @@ class MetricsServer {
   std::shared_ptr<int> live_sessions_;  // sessions in progress
   // Delays the next accept after a failed one (EMFILE would otherwise fail again at once).
   boost::asio::steady_timer accept_retry_timer_;
-  std::string last_error_text_;
 };
 
 }  // namespace wmd::net

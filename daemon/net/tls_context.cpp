@@ -23,29 +23,24 @@ std::string describe(const boost::system::error_code& ec) {
 }
 
 // The part both contexts share: protocol versions, certificate and key.
-Result<std::shared_ptr<ssl::context>> load_certificate(const TlsFiles& files,
-                                                       std::string* error_text) {
+Result<std::shared_ptr<ssl::context>> load_certificate(const TlsFiles& files) {
   auto context = std::make_shared<ssl::context>(ssl::context::tls);
   boost::system::error_code ec;
   context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                            ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
                            ssl::context::no_tlsv1_1 | ssl::context::single_dh_use,
                        ec);
-  const auto step = [&](const char* what, const std::string& file) {
-    if (ec && error_text != nullptr)
-      *error_text = std::string(what) + " " + file + ": " + describe(ec);
-    return !ec;
+  const auto failed = [&](const char* what, const std::string& file) {
+    return Error(errc::invalid_config, std::string(what) + " " + file + ": " + describe(ec));
   };
-  if (!step("TLS options", "")) return errc::invalid_config;
+  if (ec) return failed("TLS options", "");
   context->use_certificate_chain_file(files.cert_file, ec);
-  if (!step("cannot load --tls-cert", files.cert_file)) return errc::invalid_config;
+  if (ec) return failed("cannot load --tls-cert", files.cert_file);
   context->use_private_key_file(files.key_file, ssl::context::pem, ec);
-  if (!step("cannot load --tls-key", files.key_file)) return errc::invalid_config;
+  if (ec) return failed("cannot load --tls-key", files.key_file);
   if (SSL_CTX_check_private_key(context->native_handle()) != 1) {
-    if (error_text != nullptr) {
-      *error_text = "--tls-key " + files.key_file + " does not match --tls-cert " + files.cert_file;
-    }
-    return errc::invalid_config;
+    return Error(errc::invalid_config,
+                 "--tls-key " + files.key_file + " does not match --tls-cert " + files.cert_file);
   }
   SSL_CTX_set_options(context->native_handle(), SSL_OP_NO_TICKET);
   return context;
@@ -53,39 +48,32 @@ Result<std::shared_ptr<ssl::context>> load_certificate(const TlsFiles& files,
 
 }  // namespace
 
-Result<std::shared_ptr<ssl::context>> make_tls_context(const TlsFiles& files,
-                                                       std::string* error_text) {
-  auto loaded = load_certificate(files, error_text);
+Result<std::shared_ptr<ssl::context>> make_tls_context(const TlsFiles& files) {
+  auto loaded = load_certificate(files);
   if (!loaded.ok()) return loaded;
   auto context = std::move(loaded).value();
   boost::system::error_code ec;
   context->load_verify_file(files.ca_file, ec);
   if (ec) {
-    if (error_text != nullptr) {
-      *error_text = "cannot load --tls-ca " + files.ca_file + ": " + describe(ec);
-    }
-    return errc::invalid_config;
+    return Error(errc::invalid_config, "cannot load --tls-ca " + files.ca_file + ": " + describe(ec));
   }
   // Both directions: a server asks for the client's certificate and refuses the handshake
   // without one; a client refuses a server whose certificate the CA did not sign.
   context->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert, ec);
   if (ec) {
-    if (error_text != nullptr) *error_text = "TLS verify mode: " + describe(ec);
-    return errc::invalid_config;
+    return Error(errc::invalid_config, "TLS verify mode: " + describe(ec));
   }
   return context;
 }
 
-Result<std::shared_ptr<ssl::context>> make_tls_server_context(const TlsFiles& files,
-                                                              std::string* error_text) {
-  auto loaded = load_certificate(files, error_text);
+Result<std::shared_ptr<ssl::context>> make_tls_server_context(const TlsFiles& files) {
+  auto loaded = load_certificate(files);
   if (!loaded.ok()) return loaded;
   auto context = std::move(loaded).value();
   boost::system::error_code ec;
   context->set_verify_mode(ssl::verify_none, ec);
   if (ec) {
-    if (error_text != nullptr) *error_text = "TLS verify mode: " + describe(ec);
-    return errc::invalid_config;
+    return Error(errc::invalid_config, "TLS verify mode: " + describe(ec));
   }
   return context;
 }

@@ -24,15 +24,13 @@ struct TlsFiles {
 };
 
 // Loads the files and checks that the key matches the certificate. Errors: invalid_config
-// (*error_text says which file and what OpenSSL reported).
-Result<std::shared_ptr<boost::asio::ssl::context>> make_tls_context(const TlsFiles& files,
-                                                                    std::string* error_text);
+// (the detail says which file and what OpenSSL reported).
+Result<std::shared_ptr<boost::asio::ssl::context>> make_tls_context(const TlsFiles& files);
 
 // A server-only context for WebSocket clients (wss://): the node's certificate and key, TLS 1.2
 // at least, and no client certificate asked for (browsers have none; the WebSocket token
 // authenticates them). files.ca_file is not used. Errors: as make_tls_context.
-Result<std::shared_ptr<boost::asio::ssl::context>> make_tls_server_context(const TlsFiles& files,
-                                                                           std::string* error_text);
+Result<std::shared_ptr<boost::asio::ssl::context>> make_tls_server_context(const TlsFiles& files);
 
 // "CN=node1" of the peer's certificate on a connection after its handshake ("" when none).
 std::string peer_certificate_subject(SSL* ssl);

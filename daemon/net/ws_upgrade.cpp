@@ -67,10 +67,9 @@ std::optional<std::string_view> bearer_token(std::string_view header) {
 
 WsToken::WsToken(std::string_view secret) : digest_(sha256(secret)) {}
 
-Result<WsToken> WsToken::from_file(const std::string& path, std::string* error_text) {
+Result<WsToken> WsToken::from_file(const std::string& path) {
   const auto fail = [&](const std::string& why) -> Result<WsToken> {
-    if (error_text != nullptr) *error_text = "--ws-token-file " + path + ": " + why;
-    return errc::invalid_config;
+    return Error(errc::invalid_config, "--ws-token-file " + path + ": " + why);
   };
   std::ifstream in(path, std::ios::binary);
   if (!in) return fail("cannot read it");

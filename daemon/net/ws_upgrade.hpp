@@ -28,9 +28,9 @@ class WsToken {
   explicit WsToken(std::string_view secret);
 
   // Reads the token from a file: its content without surrounding whitespace (a trailing
-  // newline from `echo` is fine). Errors: invalid_config (*error_text says why: unreadable,
+  // newline from `echo` is fine). Errors: invalid_config (the detail says why: unreadable,
   // empty, longer than kMaxWsTokenBytes, or containing control characters or spaces).
-  static Result<WsToken> from_file(const std::string& path, std::string* error_text);
+  static Result<WsToken> from_file(const std::string& path);
 
   // True when presented equals the secret. Constant time in the content of both.
   bool matches(std::string_view presented) const;

@@ -79,8 +79,9 @@ TEST_CASE("a metrics address already in use is reported, naming the address") {
   MetricsServer first(io, render_fixed);
   REQUIRE(first.start({"127.0.0.1", 0}).ok());
   MetricsServer second(io, render_fixed);
-  CHECK_FALSE(second.start({"127.0.0.1", first.port()}).ok());
-  CHECK(second.last_error_text().find("127.0.0.1:" + std::to_string(first.port())) !=
+  const auto started = second.start({"127.0.0.1", first.port()});
+  CHECK_FALSE(started.ok());
+  CHECK(started.error().detail().find("127.0.0.1:" + std::to_string(first.port())) !=
         std::string::npos);
 }
 

@@ -73,23 +73,21 @@ TEST_CASE("an upgrade without the right token is unauthorized; a plain request i
 TEST_CASE("a token file is read without surrounding whitespace; bad files are refused") {
   {
     TempFile file("  tok-123\n");
-    std::string why;
-    auto token = WsToken::from_file(file.path, &why);
+    auto token = WsToken::from_file(file.path);
     REQUIRE(token.ok());
     CHECK(token->matches("tok-123"));
   }
   for (const std::string& bad :
        {std::string(), std::string(" \n"), std::string("two words\n"), std::string(5000, 'x')}) {
     TempFile file(bad);
-    std::string why;
-    auto token = WsToken::from_file(file.path, &why);
+    auto token = WsToken::from_file(file.path);
     CHECK_FALSE(token.ok());
     CHECK(token.error() == errc::invalid_config);
-    CHECK(why.find("--ws-token-file") != std::string::npos);
+    CHECK(token.error().detail().find("--ws-token-file") != std::string::npos);
   }
-  std::string why;
-  CHECK_FALSE(WsToken::from_file("/nonexistent/wmd-token", &why).ok());
-  CHECK(why.find("/nonexistent/wmd-token") != std::string::npos);
+  const auto missing = WsToken::from_file("/nonexistent/wmd-token");
+  CHECK_FALSE(missing.ok());
+  CHECK(missing.error().detail().find("/nonexistent/wmd-token") != std::string::npos);
 }
 
 }  // namespace wmd::net
