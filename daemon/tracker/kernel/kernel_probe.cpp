@@ -96,7 +96,7 @@ KernelProbe probe_kernel_tracking() {
   }
   Result<PagemapScanner> scanner = PagemapScanner::open(0);
   if (!scanner) {
-    probe.reason = PagemapScanner::last_open_error_text();
+    probe.reason = scanner.error().detail();
     return probe;
   }
   const auto base = reinterpret_cast<std::uint64_t>(mapping.data());
@@ -104,12 +104,12 @@ KernelProbe probe_kernel_tracking() {
   // Pages written before protection (the memset) must not show: the first scan re-arms
   // whatever the kernel still reports, and only then the test write happens.
   if (Status status = scanner->scan_written(base, base + length, written); !status) {
-    probe.reason = scanner->last_error_text();
+    probe.reason = status.error().detail();
     return probe;
   }
   mapping.data()[kWrittenPage * page + 1] = 1;
   if (Status status = scanner->scan_written(base, base + length, written); !status) {
-    probe.reason = scanner->last_error_text();
+    probe.reason = status.error().detail();
     return probe;
   }
   const AddressRange expected{base + kWrittenPage * page, base + (kWrittenPage + 1) * page};
@@ -119,7 +119,7 @@ KernelProbe probe_kernel_tracking() {
     return probe;
   }
   if (Status status = scanner->scan_written(base, base + length, written); !status) {
-    probe.reason = scanner->last_error_text();
+    probe.reason = status.error().detail();
     return probe;
   }
   if (!written.empty()) {

@@ -144,7 +144,7 @@ void KernelTracker::start_tracking(Tracked& tracked, CollectRound& round) {
   Result<PagemapScanner> scanner = PagemapScanner::open(record.pid);
   if (!scanner) {
     fall_back(tracked, static_cast<kernel_errc>(scanner.error().code().value()),
-              PagemapScanner::last_open_error_text(), round);
+              scanner.error().detail(), round);
     return;
   }
   // Checked after the open: the descriptor is bound to whichever process had the pid then, so
@@ -186,7 +186,7 @@ bool KernelTracker::scan_writers(CollectRound& round, std::vector<std::uint64_t>
                                                   record.address + record.length_bytes, ranges_);
     if (!status) {
       const auto error = static_cast<kernel_errc>(status.error().code().value());
-      fall_back(tracked, error, tracked.scanner->last_error_text(), round);
+      fall_back(tracked, error, status.error().detail(), round);
       healthy = false;
       continue;
     }

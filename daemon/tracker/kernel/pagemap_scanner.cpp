@@ -8,6 +8,7 @@
 #include <cstring>
 #include <utility>
 
+#include "shm/core_error.hpp"
 #include "shm/uffd_uapi.h"
 
 namespace wmd::kernel {
@@ -22,10 +23,10 @@ namespace {
 // that stops at the first full buffer reports the exact walk_end.
 constexpr std::size_t kRegionsPerCall = 512;
 
-thread_local std::string open_error_text;
-
-std::string describe(const char* call, const std::string& path, int err) {
-  return std::string(call) + "(" + path + "): " + std::strerror(err);
+// A failed call as a kernel_errc with its detail ("PAGEMAP_SCAN(/proc/42/pagemap): Operation
+// not permitted"); the text comes from the one place errno becomes text, core::sys_error.
+Error kernel_error(KernelCall kind, const char* call, const std::string& path, int err) {
+  return Error(make_error_code(classify_errno(kind, err)), core::sys_error(call, path, err).detail());
 }
 
 }  // namespace
@@ -35,16 +36,9 @@ Result<PagemapScanner> PagemapScanner::open(std::int32_t pid) {
       pid == 0 ? std::string("/proc/self/pagemap") : "/proc/" + std::to_string(pid) + "/pagemap";
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    const int err = errno;
-    open_error_text = describe("open", path, err);
-    return make_error_code(classify_errno(KernelCall::open_pagemap, err));
+    return kernel_error(KernelCall::open_pagemap, "open", path, errno);
   }
-  open_error_text.clear();
   return PagemapScanner(fd, pid, std::move(path));
-}
-
-std::string PagemapScanner::last_open_error_text() {
-  return open_error_text;
 }
 
 PagemapScanner::PagemapScanner(int fd, std::int32_t pid, std::string path)
@@ -57,7 +51,6 @@ PagemapScanner::PagemapScanner(PagemapScanner&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
       pid_(other.pid_),
       path_(std::move(other.path_)),
-      last_error_text_(std::move(other.last_error_text_)),
       vec_storage_(std::move(other.vec_storage_)) {}
 
 PagemapScanner& PagemapScanner::operator=(PagemapScanner&& other) noexcept {
@@ -66,7 +59,6 @@ PagemapScanner& PagemapScanner::operator=(PagemapScanner&& other) noexcept {
     fd_ = std::exchange(other.fd_, -1);
     pid_ = other.pid_;
     path_ = std::move(other.path_);
-    last_error_text_ = std::move(other.last_error_text_);
     vec_storage_ = std::move(other.vec_storage_);
   }
   return *this;
@@ -96,8 +88,7 @@ Status PagemapScanner::scan_written(std::uint64_t start, std::uint64_t end,
     if (count < 0) {
       const int err = errno;
       if (err == EINTR) continue;  // nothing was re-protected past walk_end; retry from start
-      last_error_text_ = describe("PAGEMAP_SCAN", path_, err);
-      return make_error_code(classify_errno(KernelCall::pagemap_scan, err));
+      return kernel_error(KernelCall::pagemap_scan, "PAGEMAP_SCAN", path_, err);
     }
     for (int i = 0; i < count; ++i) {
       const AddressRange range{regions[i].start, regions[i].end};
@@ -110,12 +101,10 @@ Status PagemapScanner::scan_written(std::uint64_t start, std::uint64_t end,
     if (arg.walk_end >= end) break;
     if (arg.walk_end <= arg.start) {
       // The kernel made no progress: never loop forever on a kernel we misunderstand.
-      last_error_text_ = "PAGEMAP_SCAN(" + path_ + "): walk made no progress";
-      return make_error_code(kernel_errc::failed);
+      return Error(kernel_errc::failed, "PAGEMAP_SCAN(" + path_ + "): walk made no progress");
     }
     arg.start = arg.walk_end;
   }
-  last_error_text_.clear();
   return {};
 }
 

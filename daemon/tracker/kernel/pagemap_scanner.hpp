@@ -30,7 +30,7 @@ struct AddressRange {
 class PagemapScanner {
  public:
   // Opens /proc/<pid>/pagemap (pid 0: /proc/self/pagemap). Errors (kernel_errc): writer_gone,
-  // permission, failed; last_error_text() names the call and the path.
+  // permission, failed; the detail names the call, the path and the system's message.
   static Result<PagemapScanner> open(std::int32_t pid);
 
   PagemapScanner(PagemapScanner&& other) noexcept;
@@ -46,15 +46,10 @@ class PagemapScanner {
   // Errors (kernel_errc): unsupported, not_registered (part of the range lacks async WP, e.g. the
   // writer unmapped or re-mapped it), writer_gone, permission, failed. After an error, pages
   // already walked may have been re-protected without being reported: the caller must fall back
-  // to a full hash scan for this writer.
+  // to a full hash scan for this writer. The error's detail names the call and the path.
   Status scan_written(std::uint64_t start, std::uint64_t end, std::vector<AddressRange>& written);
 
   std::int32_t pid() const noexcept { return pid_; }
-  // The failing call, the path and strerror: "PAGEMAP_SCAN(/proc/42/pagemap): Operation not
-  // permitted". Empty when nothing failed.
-  const std::string& last_error_text() const noexcept { return last_error_text_; }
-  // Of the last failed open() on this thread.
-  static std::string last_open_error_text();
 
  private:
   PagemapScanner(int fd, std::int32_t pid, std::string path);
@@ -62,7 +57,6 @@ class PagemapScanner {
   int fd_ = -1;
   std::int32_t pid_ = 0;
   std::string path_;
-  std::string last_error_text_;
   std::vector<std::uint8_t> vec_storage_;  // the kernel's struct page_region array
 };
 

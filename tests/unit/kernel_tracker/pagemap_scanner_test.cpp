@@ -143,7 +143,7 @@ TEST_CASE("a writer that did not register with userfaultfd is refused, not silen
   const Status status =
       scanner->scan_written(writer.address(), writer.address() + memory.length_bytes(), written);
   CHECK(status.error() == kernel_errc::not_registered);
-  CHECK(scanner->last_error_text().find("PAGEMAP_SCAN(/proc/") == 0);
+  CHECK(status.error().detail().find("PAGEMAP_SCAN(/proc/") == 0);
 }
 
 TEST_CASE("a writer that exited is reported gone by the scanner and by open") {
@@ -160,7 +160,7 @@ TEST_CASE("a writer that exited is reported gone by the scanner and by open") {
 
   std::vector<AddressRange> written;
   const Status status = scanner->scan_written(base, base + memory.length_bytes(), written);
-  CHECK(scanner->last_error_text().find("No such process") != std::string::npos);
+  CHECK(status.error().detail().find("No such process") != std::string::npos);
   CHECK(status.error() == kernel_errc::writer_gone);
   CHECK(written.empty());
   CHECK(live_process_start_time_ticks(pid) == 0);
