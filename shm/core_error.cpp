@@ -16,9 +16,12 @@ Error sys_error(const char* call, const std::string& path, int err) {
   // GNU strerror_r returns the message (possibly not in buffer).
   const char* message = strerror_r(err, buffer, sizeof buffer);
   std::string text = call;
-  text += "(";
-  text += path;
-  text += "): ";
+  if (!path.empty()) {
+    text += "(";
+    text += path;
+    text += ")";
+  }
+  text += ": ";
   text += message;
   return Error(code, std::move(text));
 }

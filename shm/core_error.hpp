@@ -1,6 +1,6 @@
-// sys_error: the one place errno becomes a wmd::Error for the shared-memory code (shm/), which
-// reports failures as wmd::Error values with no exceptions so that libwmd can return codes
-// through its C ABI. Also UniqueFd, the owner of a file descriptor.
+// sys_error: the one place errno becomes a wmd::Error and its text, for shm/ and every layer
+// above it (no exceptions, so that libwmd can return codes through its C ABI). Also UniqueFd,
+// the owner of a file descriptor.
 // Thread-safety: value types; sys_error() is reentrant.
 #pragma once
 
@@ -11,7 +11,8 @@
 
 namespace wmd::core {
 
-// The one place errno becomes an Error: "ftruncate(/dev/shm/wasm0): No space left on device".
+// The one place errno becomes an Error: "ftruncate(/dev/shm/wasm0): No space left on device"
+// ("call: message" when path is empty).
 // ENOENT becomes not_found, EACCES/EPERM permission, ENOMEM out_of_memory, the rest io_error.
 Error sys_error(const char* call, const std::string& path, int err);
 

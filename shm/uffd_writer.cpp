@@ -8,6 +8,7 @@
 #include <cstring>
 #include <utility>
 
+#include "shm/core_error.hpp"
 #include "shm/uffd_uapi.h"
 
 namespace wmd::core {
@@ -33,7 +34,7 @@ UffdFailure sys_failure(const char* call, int err) {
   UffdFailure failure;
   failure.status = status_of(err);
   failure.sys_errno = err;
-  failure.text = std::string(call) + ": " + std::strerror(err);
+  failure.text = sys_error(call, "", err).detail();
   return failure;
 }
 

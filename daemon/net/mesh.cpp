@@ -108,7 +108,8 @@ Status Mesh::open_listener(Listener& listener, const HostPort& where, const char
     auto results = resolver.resolve(where.host, std::to_string(where.port), ec);
     if (ec || results.empty()) {
       return Error(errc::io_error, std::string("cannot resolve the address to ") + what + " on " +
-                                       where.to_string() + ": " + (ec ? ec.message() : "no address"));
+                                       where.to_string() + ": " +
+                                       (ec ? ec.message() : "no address"));
     }
     endpoint = results.begin()->endpoint();
   } else {

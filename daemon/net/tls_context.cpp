@@ -55,7 +55,8 @@ Result<std::shared_ptr<ssl::context>> make_tls_context(const TlsFiles& files) {
   boost::system::error_code ec;
   context->load_verify_file(files.ca_file, ec);
   if (ec) {
-    return Error(errc::invalid_config, "cannot load --tls-ca " + files.ca_file + ": " + describe(ec));
+    return Error(errc::invalid_config,
+                 "cannot load --tls-ca " + files.ca_file + ": " + describe(ec));
   }
   // Both directions: a server asks for the client's certificate and refuses the handshake
   // without one; a client refuses a server whose certificate the CA did not sign.

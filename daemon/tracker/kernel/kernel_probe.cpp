@@ -9,9 +9,10 @@
 #include <cstring>
 #include <vector>
 
+#include "daemon/tracker/kernel/pagemap_scanner.hpp"
+#include "shm/core_error.hpp"
 #include "shm/uffd_uapi.h"
 #include "shm/uffd_writer.hpp"
-#include "daemon/tracker/kernel/pagemap_scanner.hpp"
 
 namespace wmd::kernel {
 namespace {
@@ -73,7 +74,7 @@ KernelProbe probe_kernel_tracking() {
   const std::uint64_t length = kProbePages * page;
   ProbeMapping mapping(length);
   if (mapping.data() == nullptr) {
-    probe.reason = std::string("probe mapping (memfd_create/mmap): ") + std::strerror(errno);
+    probe.reason = core::sys_error("memfd_create/mmap", "probe mapping", errno).detail();
     return probe;
   }
   std::memset(mapping.data(), 0, length);  // populate, as a running writer's memory would be

@@ -26,7 +26,8 @@ constexpr std::size_t kRegionsPerCall = 512;
 // A failed call as a kernel_errc with its detail ("PAGEMAP_SCAN(/proc/42/pagemap): Operation
 // not permitted"); the text comes from the one place errno becomes text, core::sys_error.
 Error kernel_error(KernelCall kind, const char* call, const std::string& path, int err) {
-  return Error(make_error_code(classify_errno(kind, err)), core::sys_error(call, path, err).detail());
+  return Error(make_error_code(classify_errno(kind, err)),
+               core::sys_error(call, path, err).detail());
 }
 
 }  // namespace

@@ -105,8 +105,7 @@ TEST_CASE("a settled, live session keeps its place; a dead or young one follows 
   const ExistingSession dead{false, milliseconds(5000), milliseconds(2500)};
   CHECK(keeps_newcomer("a", "b", dead, false, settle, silence));
   const ExistingSession young{false, milliseconds(10), milliseconds(0)};
-  CHECK(keeps_newcomer("a", "b", young, true, settle, silence) ==
-        keeps_connection("a", "b", true));
+  CHECK(keeps_newcomer("a", "b", young, true, settle, silence) == keeps_connection("a", "b", true));
   CHECK(keeps_newcomer("a", "b", young, false, settle, silence));  // same direction: the newer
 }
 
