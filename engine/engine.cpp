@@ -1,5 +1,6 @@
 #include "engine/engine.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cstring>
@@ -7,6 +8,7 @@
 
 #include "engine/atomic_access.hpp"
 #include "engine/engine_impl.hpp"
+#include "engine/hlc.hpp"
 #include "engine/page_digest.hpp"
 
 namespace wmd {
@@ -30,6 +32,16 @@ std::uint64_t pool_blocks_of(const EngineConfig& config) {
   return std::max<std::uint64_t>(1024, max_pages_of(config) * config.page_size_bytes / 512);
 }
 
+std::uint32_t run_limit_of(const EngineConfig& config) {
+  return config.max_runs_per_page != 0 ? config.max_runs_per_page : config.page_size_bytes;
+}
+
+// EngineConfig::max_runs_per_peer, or automatic: a quarter of the pool's entries.
+std::uint64_t peer_run_share_of(const EngineConfig& config) {
+  if (config.max_runs_per_peer != 0) return config.max_runs_per_peer;
+  return pool_blocks_of(config) * engine_detail::kEntriesPerBlock / 4;
+}
+
 }  // namespace
 
 Status validate(const EngineConfig& config) {
@@ -41,10 +53,14 @@ Status validate(const EngineConfig& config) {
   if (config.max_size_bytes == 0 || config.max_size_bytes > (std::uint64_t{1} << 48)) {
     return errc::invalid_config;
   }
+  if (config.max_runs_per_page == 1) return errc::invalid_config;
   if (config.max_patch_bytes == 0 || config.max_peers == 0 || config.max_peers > (1u << 20)) {
     return errc::invalid_config;
   }
   if (pool_blocks_of(config) >= std::uint64_t{0xffffffffu}) return errc::invalid_config;
+  for (const std::string& member : config.members) {
+    if (!is_valid_peer_id(member)) return errc::invalid_peer_id;
+  }
   return {};
 }
 
@@ -58,6 +74,10 @@ Result<std::unique_ptr<Engine::Impl>> Engine::Impl::create(const EngineConfig& c
   if (Status s = validate(config); !s) return s.error();
   auto impl = std::make_unique<Impl>();
   impl->config_ = config;
+  if (!config.members.empty()) {
+    impl->members_.insert(config.members.begin(), config.members.end());
+    impl->members_.insert(config.peer_id);
+  }
   impl->page_size_ = config.page_size_bytes;
   impl->max_pages_ = max_pages_of(config);
   impl->config_.max_size_bytes = impl->max_pages_ * impl->page_size_;
@@ -134,6 +154,9 @@ Result<std::unique_ptr<Engine::Impl>> Engine::Impl::create(const EngineConfig& c
   }
   impl->pool_.emplace(reinterpret_cast<VersionBlock*>(base + layout.pool_offset), pool_blocks,
                       &h.pool_high_water);
+  impl->runs_per_ref_.assign(std::uint64_t{config.max_peers} + 1, 0);
+  impl->run_limit_ = run_limit_of(config);
+  impl->peer_run_share_ = peer_run_share_of(config);
   if (impl->recovery_.resumed) impl->recover();
   h.clean_shutdown = 0;
   return impl;
@@ -145,8 +168,12 @@ void Engine::Impl::recover() {
   for (std::uint64_t page = 0; page < page_count(); ++page) {
     PageRecord& record = records_[page];
     const bool torn = (record.update_counter & 1u) != 0;
-    const bool readable = pool_->load(record.version_head, page_size_, peers_->ref_count(), list) &&
-                          pool_->mark_chain(record.version_head, in_use);
+    const bool readable =
+        pool_->load(record.version_head, page_size_, peers_->ref_count(), list) &&
+        std::none_of(list.begin(), list.end(),
+                     [&](const auto& e) { return peers_->is_free(e.ts.peer_ref); }) &&
+        pool_->mark_chain(record.version_head, in_use);
+    if (readable) count_runs(list, /*add=*/true);
     if (!readable) {
       // The list cannot be trusted: forget the page (never-written state with a zero shadow).
       // Its bytes in memory then differ from the shadow, so the next scan re-absorbs them as
@@ -164,6 +191,12 @@ void Engine::Impl::recover() {
     }
   }
   recovery_.leaked_blocks = pool_->rebuild_free_list(in_use);
+  // Ids that own no byte (their last run went just before a kill, or they were interned and
+  // the kill came before their bytes were stored) give their slots back.
+  for (std::uint32_t ref = 2; ref < peers_->ref_count(); ++ref) {
+    if (runs_per_ref_[ref] == 0) unowned_refs_.push_back(ref);
+  }
+  release_unowned_peers();
 }
 
 Engine::Impl::~Impl() {
@@ -197,6 +230,36 @@ void Engine::Impl::publish_head(std::uint64_t page, std::uint32_t head) {
   engine_detail::store_release(records_[page].version_head, head);
 }
 
+std::uint32_t Engine::Impl::publish_versions(std::uint64_t page, const VersionList& list) {
+  const std::uint32_t old_head = records_[page].version_head;
+  load_versions(page, replaced_list_);
+  count_runs(list, /*add=*/true);  // before the old list's: a kept id never reaches zero
+  count_runs(replaced_list_, /*add=*/false);
+  publish_head(page, pool_->store(list));
+  return old_head;
+}
+
+void Engine::Impl::count_runs(const VersionList& list, bool add) {
+  for (const auto& e : list) {
+    if (e.ts.peer_ref == 0) continue;
+    std::uint64_t& count = runs_per_ref_[e.ts.peer_ref];
+    if (add) {
+      ++count;
+    } else if (--count == 0) {
+      unowned_refs_.push_back(e.ts.peer_ref);
+    }
+  }
+}
+
+void Engine::Impl::release_unowned_peers() {
+  for (std::uint32_t ref : unowned_refs_) {
+    if (ref < 2 || runs_per_ref_[ref] != 0 || peers_->is_free(ref)) continue;
+    peers_->release(ref);
+    if (merge_peer_ref_ == ref) merge_peer_ref_ = 0;
+  }
+  unowned_refs_.clear();
+}
+
 void Engine::Impl::refresh_record(std::uint64_t page, const VersionList& versions) {
   set_record(page, engine_detail::hash_bytes(shadow_page(page), page_size_), versions);
 }
@@ -221,6 +284,20 @@ void Engine::Impl::note_lamport(std::uint64_t lamport) {
   if (lamport > header_->lamport) {
     engine_detail::store_release(header_->lamport, lamport);
   }
+}
+
+Status Engine::Impl::check_remote_timestamp(std::uint64_t hlc, std::uint64_t now_ms) const {
+  if (!config_.wall_clock_ms) return {};  // no clock, no bound (see EngineConfig)
+  const std::uint64_t ahead_ms = hlc_ahead_ms(hlc, now_ms);
+  if (ahead_ms > config_.max_clock_offset_ms) return errc::clock_skew;
+  if (ahead_ms > 0 && hlc_logical(hlc) > kHlcMaxAheadLogical) return errc::clock_skew;
+  return {};
+}
+
+std::optional<std::uint64_t> Engine::Impl::next_local_stamp() const {
+  if (header_->lamport >= kMaxLamport) return std::nullopt;  // only a corrupt state gets here
+  if (!config_.wall_clock_ms) return header_->lamport + 1;  // a plain Lamport counter
+  return next_hlc(header_->lamport, wall_now());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -261,6 +338,7 @@ std::vector<Patch> Engine::scan(ScanStats* stats) {
   const auto changed = impl_->find_changed_pages(0, impl_->page_count());
   auto patches = impl_->absorb_pages(changed, stats, PageCheck::known_changed);
   if (stats != nullptr) stats->pages_checked = impl_->page_count();
+  impl_->release_unowned_peers();
   return patches;
 }
 
@@ -271,17 +349,21 @@ std::vector<std::uint64_t> Engine::find_changed_pages(std::uint64_t first_page,
 
 std::vector<Patch> Engine::absorb_pages(std::span<const std::uint64_t> pages, ScanStats* stats,
                                         PageCheck check) {
-  return impl_->absorb_pages(pages, stats, check);
+  auto patches = impl_->absorb_pages(pages, stats, check);
+  impl_->release_unowned_peers();
+  return patches;
 }
 
 Result<ApplyStats> Engine::apply(const Patch& patch) {
-  return impl_->apply(patch);
+  auto stats = impl_->apply(patch);
+  impl_->release_unowned_peers();
+  return stats;
 }
 
 Result<ApplyStats> Engine::apply_patches(std::span<const Patch> patches) {
   ApplyStats total;
   for (const Patch& patch : patches) {
-    auto r = impl_->apply(patch);
+    auto r = apply(patch);
     if (!r) return r.error();
     total.bytes_written += r->bytes_written;
     total.pages_touched += r->pages_touched;
@@ -321,20 +403,25 @@ std::vector<PageDigest> Engine::nonzero_digests() const {
 
 Result<PageState> Engine::export_page(std::uint64_t page) {
   auto exported = impl_->export_page(page);
+  impl_->release_unowned_peers();
   if (!exported) return exported.error();
   return std::move(exported->state);
 }
 
 Result<ExportedPage> Engine::export_page_and_patches(std::uint64_t page) {
-  return impl_->export_page(page);
+  auto exported = impl_->export_page(page);
+  impl_->release_unowned_peers();
+  return exported;
 }
 
 Result<MergeStats> Engine::merge_page(const PageState& state) {
-  return impl_->merge_pages(std::span<const PageState>(&state, 1));
+  return merge_pages(std::span<const PageState>(&state, 1));
 }
 
 Result<MergeStats> Engine::merge_pages(std::span<const PageState> states) {
-  return impl_->merge_pages(states);
+  auto stats = impl_->merge_pages(states);
+  impl_->release_unowned_peers();
+  return stats;
 }
 
 const std::string& Engine::peer_id() const noexcept {
@@ -355,8 +442,17 @@ std::uint64_t Engine::page_count() const noexcept {
 std::uint64_t Engine::lamport() const noexcept {
   return impl_->header_->lamport;
 }
+std::uint64_t Engine::wall_clock_ms() const {
+  return impl_->wall_now();
+}
+Status Engine::check_remote_timestamp(std::uint64_t hlc) const {
+  return impl_->check_remote_timestamp(hlc, impl_->wall_now());
+}
 std::uint64_t Engine::local_seq() const noexcept {
   return impl_->header_->local_seq;
+}
+bool Engine::knows_peer(const std::string& id) const {
+  return impl_->peers_->find(id).has_value();
 }
 const RecoveryStats& Engine::recovery_stats() const noexcept {
   return impl_->recovery_;

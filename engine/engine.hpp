@@ -13,6 +13,10 @@
 //    pages that a process killed mid-update left torn. The state holds the shadow copy, page
 //    hashes and digests, version runs, peer table, vector clock and lamport counter.
 //
+// Timestamps are hybrid logical clock values (engine/hlc.hpp), so last-writer-wins follows real
+// time up to the clock skew, and the one bound that matters holds: no accepted message carries a
+// timestamp more than max_clock_offset_ms ahead of this replica's wall clock.
+//
 // Thread-safety: not thread-safe. One owner thread calls everything, except that
 // find_changed_pages() may run concurrently with itself on other threads while the owner
 // makes no other call.
@@ -52,6 +56,26 @@ struct EngineConfig {
   // average). The pool lives in sparse state storage, so unused blocks cost nothing;
   // apply/merge report pool_exhausted and scans defer pages when it runs out.
   std::uint32_t version_pool_blocks = 0;
+  // Wall-clock time in Unix milliseconds, for hybrid logical clock stamps (engine/hlc.hpp).
+  // The engine stays pure: the caller passes the clock in (tests pass a fake one). Empty: no
+  // clock, so stamps are plain Lamport counters (highest seen + 1) and remote timestamps are
+  // not bounded (tests, the demo, the Node and browser engines; wmdd always passes one).
+  std::function<std::uint64_t()> wall_clock_ms;
+  // With a clock, a remote timestamp whose wall part is more than this ahead of
+  // wall_clock_ms() is refused (clock_skew): no peer can move this replica's clock further
+  // into the future.
+  std::uint64_t max_clock_offset_ms = 500;
+  // When not empty, the only peer ids (besides peer_id) that may own bytes: a patch or page
+  // state with a version run of another id is refused whole (not_a_member).
+  std::vector<std::string> members;
+  // Most version runs a remote page state or patch may put in one page (too_fragmented);
+  // 0: no limit beyond the page size. Any limit below the page size refuses honest byte-
+  // interleaved writers of one page (two writers alternating bytes make page-size runs).
+  std::uint32_t max_runs_per_page = 0;
+  // Most version runs one peer id other than peer_id may own in the whole state: a remote
+  // message that would raise an id past it is refused whole (pool_share_exceeded), so that no
+  // one peer can exhaust the version pool for everyone. 0: a quarter of the pool's entries.
+  std::uint64_t max_runs_per_peer = 0;
 };
 
 Status validate(const EngineConfig& config);
@@ -200,8 +224,9 @@ class Engine {
   // A new origin takes a slot in the persistent peer table (max_peers) only once the patch
   // passed every check and stores at least one byte: a refused patch, or one whose every byte
   // loses, leaves the table as it was.
-  // Errors: malformed, invalid_peer_id, beyond_max_size, pool_exhausted, peer_table_full (a
-  // new origin that would store bytes, the table full), or GrowFn's error.
+  // Errors: malformed, invalid_peer_id, not_a_member, beyond_max_size, clock_skew (its
+  // timestamp too far ahead: refused whole, the clock not advanced), pool_exhausted,
+  // peer_table_full (a new origin that would store bytes, the table full), or GrowFn's error.
   Result<ApplyStats> apply(const Patch& patch);
   Result<ApplyStats> apply_patches(std::span<const Patch> patches);
 
@@ -229,8 +254,9 @@ class Engine {
   // Merges a page state with the per-byte rule (higher version wins). Validates first
   // (page size, canonical versions, max size); grows when the page is past the current size.
   // Only the peer ids of runs that win bytes take peer table slots (as for apply()).
-  // Errors: malformed, invalid_peer_id, beyond_max_size, pool_exhausted, peer_table_full
-  // (nothing interned), or GrowFn's error.
+  // Errors: malformed, invalid_peer_id, not_a_member, beyond_max_size, clock_skew (any run's
+  // timestamp too far ahead: nothing merged), pool_exhausted, peer_table_full (nothing
+  // interned), or GrowFn's error.
   Result<MergeStats> merge_page(const PageState& state);
   // merge_page() for each state in order, the totals summed. Never-written, unbacked pages go
   // through the bulk page writer in one batch (see set_bulk_page_writer()). On an error, the
@@ -243,9 +269,16 @@ class Engine {
   std::uint64_t size_bytes() const noexcept;      // always a page multiple
   std::uint64_t max_size_bytes() const noexcept;  // always a page multiple
   std::uint64_t page_count() const noexcept;
-  std::uint64_t lamport() const noexcept;    // highest lamport seen or issued
+  std::uint64_t lamport() const noexcept;  // highest timestamp (HLC value) seen or issued
+  // The wall clock the engine stamps with (EngineConfig::wall_clock_ms), in Unix ms.
+  std::uint64_t wall_clock_ms() const;
+  // clock_skew when a remote timestamp (HLC value) is more than max_clock_offset_ms ahead of
+  // wall_clock_ms(): what apply() and merge_page() check, for a Hello's clock.
+  Status check_remote_timestamp(std::uint64_t hlc) const;
   std::uint64_t local_seq() const noexcept;  // last sequence number issued locally
   const RecoveryStats& recovery_stats() const noexcept;
+  // Whether id has a slot in the peer table (owns bytes, or is this engine's own id).
+  bool knows_peer(const std::string& id) const;
   // Version runs of one page (canonical). REQUIRES: page < page_count()
   std::vector<VersionRun> page_versions(std::uint64_t page) const;
 

@@ -53,7 +53,24 @@ void Engine::Impl::clear_pending_peers() {
   pending_refs_.clear();
 }
 
-Status Engine::Impl::intern_pending_peers(VersionList& lists) {
+std::uint32_t Engine::Impl::ids_left_unowned(const VersionList& replaced,
+                                             const VersionList& replacing) {
+  run_delta_.clear();
+  const std::uint32_t interned = peers_->ref_count();
+  for (const VersionEntry& e : replaced) {
+    if (e.ts.peer_ref > own_ref_ && e.ts.peer_ref < interned) --run_delta_[e.ts.peer_ref];
+  }
+  for (const VersionEntry& e : replacing) {
+    if (e.ts.peer_ref > own_ref_ && e.ts.peer_ref < interned) ++run_delta_[e.ts.peer_ref];
+  }
+  std::uint32_t freed = 0;
+  for (const auto& [ref, delta] : run_delta_) {
+    if (delta < 0 && static_cast<std::int64_t>(runs_per_ref_[ref]) + delta == 0) ++freed;
+  }
+  return freed;
+}
+
+Status Engine::Impl::intern_pending_peers(VersionList& lists, std::uint32_t freed_ids) {
   if (pending_names_.empty()) return {};
   const std::uint32_t first_pending = peers_->ref_count();
   pending_new_refs_.assign(pending_names_.size(), 0);
@@ -66,14 +83,17 @@ Status Engine::Impl::intern_pending_peers(VersionList& lists) {
       ++needed;
     }
   }
-  if (!peers_->has_room_for(needed)) return errc::peer_table_full;
+  if (!peers_->has_room_for(needed) &&
+      !(needed <= freed_ids && peers_->has_room_for(needed, /*use_reserve=*/true))) {
+    return errc::peer_table_full;
+  }
   for (std::size_t i = 0; i < pending_names_.size(); ++i) {
     if (pending_new_refs_[i] == 0) continue;
     auto ref = peers_->intern(pending_names_[i]);
     if (!ref) return ref.error();  // unreachable: room was checked
     pending_new_refs_[i] = *ref;
   }
-  // Interned in pending order, so the renumbering is injective and keeps lists canonical.
+  // Each id gets its own ref, so the renumbering is injective and keeps lists canonical.
   for (VersionEntry& e : lists) {
     if (e.ts.peer_ref >= first_pending) {
       e.ts.peer_ref = pending_new_refs_[e.ts.peer_ref - first_pending];
@@ -121,19 +141,26 @@ void Engine::Impl::decide_apply_page(ApplyPage& w, Stamp ts) {
 Result<ApplyStats> Engine::Impl::apply(const Patch& patch) {
   std::uint64_t end_bytes = 0;
   if (Status s = validate_patch(patch, config_.max_size_bytes, &end_bytes); !s) return s.error();
+  if (!is_member(patch.origin)) return errc::not_a_member;
+  if (Status s = check_remote_timestamp(patch.lamport, wall_now()); !s) return s.error();
   // A new origin is interned only if the patch stores a run (see ref_for_deciding).
   clear_pending_peers();
   const std::uint32_t origin = ref_for_deciding(patch.origin);
   ApplyStats stats;
+  split_into_pages(patch);  // before growing: a refused patch changes nothing
+  for (const ApplyPage& w : apply_pages_) {
+    if (w.ranges_count > run_limit_) return errc::too_fragmented;
+  }
   const std::uint64_t needed_size = (end_bytes + page_size_ - 1) / page_size_ * page_size_;
   if (needed_size > header_->size_bytes) {
     // Bytes past the current size were never written, so a new origin surely takes a slot:
     // refuse before growing when it cannot.
-    if (!pending_names_.empty() && !peers_->has_room_for(1)) return errc::peer_table_full;
+    if (!pending_names_.empty() && !peers_->has_room_for(1, /*use_reserve=*/true)) {
+      return errc::peer_table_full;
+    }
     if (Status s = grow_to(needed_size); !s) return s.error();
     stats.grew = true;
   }
-  split_into_pages(patch);
   stats.pages_touched = apply_pages_.size();
 
   // Decide every page before touching any, so that pool exhaustion changes nothing.
@@ -141,17 +168,23 @@ Result<ApplyStats> Engine::Impl::apply(const Patch& patch) {
   decide_apply_pages(ts);
   absorb_before_apply(ts, stats);
   if (apply_blocks_needed() > pool_->available()) return errc::pool_exhausted;
-  // Last check: a new origin takes its slot now, and gets the very ref the pages were decided
-  // with (the table appends), so the renumbering is the identity. Nothing written if it fails.
-  if (Status s = intern_pending_peers(apply_lists_); !s) return s.error();
+  // Last check: a new origin takes its slot now (a released one or a new one), and the lists
+  // are renumbered to it. Nothing written if it fails.
+  // Only the origin can gain runs in a patch: skip the exact count while even every new run
+  // being its own would keep it within its share (the common case).
+  const std::uint64_t origin_runs = origin < peers_->ref_count() ? runs_per_ref_[origin] : 0;
+  if (origin_runs + apply_lists_.size() > peer_run_share_) {
+    if (Status s = check_run_share(apply_replaced_lists(), apply_lists_); !s) return s.error();
+  }
+  if (Status s = intern_pending_peers(apply_lists_, apply_ids_freed()); !s) return s.error();
 
   // Seen before any byte carries it, so a kill mid-way never lets a later local round reuse it.
   note_lamport(patch.lamport);
   stats.bytes_written = write_apply_pages(patch);
 
   // A new origin whose patch stored nothing has no slot: its sequence number goes unrecorded.
-  if (origin < peers_->ref_count()) peers_->note_seq(origin, patch.seq);
-  if (origin == own_ref_ && patch.seq > header_->local_seq) {
+  if (auto ref = peers_->find(patch.origin)) peers_->note_seq(*ref, patch.seq);
+  if (patch.origin == config_.peer_id && patch.seq > header_->local_seq) {
     // Our own earlier patch came back (state lost and rebuilt): never reissue its seq.
     engine_detail::store_release(header_->local_seq, patch.seq);
   }
@@ -194,8 +227,8 @@ void Engine::Impl::absorb_before_apply(Stamp ts, ApplyStats& stats) {
   // rewrites entirely, with a timestamp above any a local round could take now, needs no
   // check: a pending local write would lose every byte to it on every replica, so the outcome
   // is the same without reading the page (the bulk-sync case).
-  const Stamp local_ts{header_->lamport + 1, own_ref_};
-  const bool patch_beats_local = order().less(local_ts, ts);
+  const std::optional<std::uint64_t> local_stamp = next_local_stamp();
+  const bool patch_beats_local = local_stamp && order().less(Stamp{*local_stamp, own_ref_}, ts);
   std::vector<std::uint64_t> candidates;
   for (const ApplyPage& w : apply_pages_) {
     const bool rewrites_page = w.written_count == 1 && apply_written_[w.written_first].start == 0 &&
@@ -225,13 +258,47 @@ std::uint64_t Engine::Impl::apply_blocks_needed() const {
   return blocks_needed;
 }
 
+Status Engine::Impl::check_run_share(const VersionList& replaced, const VersionList& replacing) {
+  run_delta_.clear();
+  for (const VersionEntry& e : replaced) {
+    if (e.ts.peer_ref != 0 && e.ts.peer_ref != own_ref_) --run_delta_[e.ts.peer_ref];
+  }
+  for (const VersionEntry& e : replacing) {
+    if (e.ts.peer_ref != 0 && e.ts.peer_ref != own_ref_) ++run_delta_[e.ts.peer_ref];
+  }
+  const std::uint32_t interned = peers_->ref_count();
+  for (const auto& [ref, delta] : run_delta_) {
+    if (delta <= 0) continue;
+    const std::uint64_t now = ref < interned ? runs_per_ref_[ref] : 0;  // pending: none yet
+    if (now + static_cast<std::uint64_t>(delta) > peer_run_share_) return errc::pool_share_exceeded;
+  }
+  return {};
+}
+
+std::uint32_t Engine::Impl::apply_ids_freed() {
+  // Only asked when a new origin meets a table down to its reserve: the origin may take a
+  // reserved slot if the patch leaves at least one id without bytes (that slot comes back at
+  // the end of the call).
+  if (pending_names_.empty() || peers_->has_room_for(1)) return 0;
+  return ids_left_unowned(apply_replaced_lists(), apply_lists_);
+}
+
+const VersionList& Engine::Impl::apply_replaced_lists() {
+  apply_replaced_.clear();
+  for (const ApplyPage& w : apply_pages_) {
+    load_versions(w.page, old_list_);
+    apply_replaced_.insert(apply_replaced_.end(), old_list_.begin(), old_list_.end());
+  }
+  return apply_replaced_;
+}
+
 std::uint64_t Engine::Impl::write_apply_pages(const Patch& patch) {
   std::uint64_t bytes_written = 0;
   for (const ApplyPage& w : apply_pages_) {
     if (w.written_count == 0) continue;
     std::uint8_t* memory = memory_page(w.page);
     std::uint8_t* shadow = shadow_page(w.page);
-    const std::uint32_t old_head = records_[w.page].version_head;
+    std::uint32_t old_head = 0;
     begin_update(w.page);
     // Bytes before versions: a kill in between leaves the new bytes under older stamps, which
     // catch-up corrects (the peers hold the newer stamp), rather than new stamps on old bytes.
@@ -245,7 +312,7 @@ std::uint64_t Engine::Impl::write_apply_pages(const Patch& patch) {
       const std::uint64_t hash =
           engine_detail::copy_to_both_hashed(memory, shadow, from, page_size_);
       bytes_written += page_size_;
-      publish_head(w.page, pool_->store(new_list_));
+      old_head = publish_versions(w.page, new_list_);
       set_record(w.page, hash, new_list_);
     } else {
       for (std::uint32_t k = 0; k < w.written_count; ++k) {
@@ -255,7 +322,7 @@ std::uint64_t Engine::Impl::write_apply_pages(const Patch& patch) {
         std::memcpy(shadow + r.start, from, r.end - r.start);
         bytes_written += r.end - r.start;
       }
-      publish_head(w.page, pool_->store(new_list_));
+      old_head = publish_versions(w.page, new_list_);
       refresh_record(w.page, new_list_);
     }
     end_update(w.page);
@@ -268,6 +335,7 @@ std::uint64_t Engine::Impl::write_apply_pages(const Patch& patch) {
 Result<MergeStats> Engine::Impl::merge_one(const PageState& state) {
   if (state.page_index >= max_pages_) return errc::beyond_max_size;
   if (state.bytes.size() != page_size_ || state.versions.empty()) return errc::malformed;
+  if (state.versions.size() > run_limit_) return errc::too_fragmented;
   std::uint64_t max_lamport = 0;
   for (std::size_t i = 0; i < state.versions.size(); ++i) {
     const VersionRun& v = state.versions[i];
@@ -280,14 +348,16 @@ Result<MergeStats> Engine::Impl::merge_one(const PageState& state) {
       if (!v.ts.peer.empty()) return errc::malformed;
     } else {
       // The last peer interned here was valid: a catch-up's pages mostly carry the same one.
-      if (!is_merge_peer(v.ts.peer) && !is_valid_peer_id(v.ts.peer)) {
-        return errc::invalid_peer_id;
+      if (!is_merge_peer(v.ts.peer)) {
+        if (!is_valid_peer_id(v.ts.peer)) return errc::invalid_peer_id;
+        if (!is_member(v.ts.peer)) return errc::not_a_member;
       }
       if (v.ts.lamport > kMaxLamport) return errc::malformed;
     }
     max_lamport = std::max(max_lamport, v.ts.lamport);
   }
   if (state.versions.back().end != page_size_) return errc::malformed;
+  if (Status s = check_remote_timestamp(max_lamport, wall_now()); !s) return s.error();
 
   // New peer ids are interned only for the runs that win bytes (see ref_for_deciding).
   VersionList& remote = remote_list_;
@@ -315,7 +385,8 @@ Result<MergeStats> Engine::Impl::merge_one(const PageState& state) {
   if (page >= page_count()) {
     // A page past the current size was never written: every new id wins bytes there and needs
     // a slot. Refuse before growing when they cannot all have one.
-    if (!peers_->has_room_for(static_cast<std::uint32_t>(pending_names_.size()))) {
+    if (!peers_->has_room_for(static_cast<std::uint32_t>(pending_names_.size()),
+                              /*use_reserve=*/true)) {
       return errc::peer_table_full;
     }
     if (Status s = grow_to((page + 1) * page_size_); !s) return s.error();
@@ -334,11 +405,15 @@ Result<MergeStats> Engine::Impl::merge_one(const PageState& state) {
   engine_detail::merge_max(old_list_, remote, order(), new_list_, written_);
   if (!written_.empty()) {
     if (VersionPool::blocks_for(new_list_) > pool_->available()) return errc::pool_exhausted;
-    if (Status s = intern_pending_peers(new_list_); !s) return s.error();
+    if (Status s = check_run_share(old_list_, new_list_); !s) return s.error();
+    const std::uint32_t freed_ids = pending_names_.empty() || peers_->has_room_for(1)
+                                        ? 0
+                                        : ids_left_unowned(old_list_, new_list_);
+    if (Status s = intern_pending_peers(new_list_, freed_ids); !s) return s.error();
     note_lamport(max_lamport);  // before any byte carries it (see apply)
     std::uint8_t* memory = memory_page(page);
     std::uint8_t* shadow = shadow_page(page);
-    const std::uint32_t old_head = records_[page].version_head;
+    std::uint32_t old_head = 0;
     begin_update(page);
     if (written_.size() == 1 && written_[0].start == 0 && written_[0].end == page_size_) {
       // The remote wins every byte (the initial-sync case): one pass over the payload writes
@@ -346,7 +421,7 @@ Result<MergeStats> Engine::Impl::merge_one(const PageState& state) {
       const std::uint64_t hash =
           engine_detail::copy_to_both_hashed(memory, shadow, state.bytes.data(), page_size_);
       stats.bytes_taken += page_size_;
-      publish_head(page, pool_->store(new_list_));
+      old_head = publish_versions(page, new_list_);
       set_record(page, hash, new_list_);
       engine_detail::copy_fence();  // streamed stores visible before we return
     } else {
@@ -355,7 +430,7 @@ Result<MergeStats> Engine::Impl::merge_one(const PageState& state) {
         std::memcpy(shadow + r.start, state.bytes.data() + r.start, r.end - r.start);
         stats.bytes_taken += r.end - r.start;
       }
-      publish_head(page, pool_->store(new_list_));
+      old_head = publish_versions(page, new_list_);
       refresh_record(page, new_list_);
     }
     end_update(page);

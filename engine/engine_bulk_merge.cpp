@@ -17,6 +17,7 @@
 namespace wmd {
 
 using engine_detail::PageRange;
+using engine_detail::VersionList;
 using engine_detail::VersionPool;
 
 Result<MergeStats> Engine::Impl::merge_pages(std::span<const PageState> states) {
@@ -60,7 +61,9 @@ Result<MergeStats> Engine::Impl::queue_hole_page(const PageState& state, std::ui
     return stats;
   }
   if (VersionPool::blocks_for(new_list_) > pool_->available()) return errc::pool_exhausted;
-  if (Status s = intern_pending_peers(new_list_); !s) return s.error();
+  const VersionList zero = engine_detail::zero_version_list(page_size_);
+  if (Status s = check_run_share(zero, new_list_); !s) return s.error();
+  if (Status s = intern_pending_peers(new_list_, /*freed_ids=*/0); !s) return s.error();
   note_lamport(max_lamport);  // before any byte carries it (see apply)
 
   // The page becomes the remote's bytes where it wins and zero elsewhere: bytes at the zero
@@ -93,6 +96,7 @@ Result<MergeStats> Engine::Impl::queue_hole_page(const PageState& state, std::ui
   queued.hash = engine_detail::hash_bytes(bytes, page_size_);
   begin_update(page);
   queued.head = pool_->store(new_list_);
+  count_runs(new_list_, /*add=*/true);  // published by flush_hole_pages(), which cannot fail
   queued.digest = engine_detail::page_digest(queued.hash, new_list_, peers_->hashes());
   hole_pages_.push_back(queued);
   return stats;

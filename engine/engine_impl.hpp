@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "engine/engine.hpp"
@@ -22,7 +23,8 @@
 
 namespace wmd {
 
-// Lamports above this are refused, so that max(seen) + 1 can never overflow.
+// Timestamps above this are malformed whatever the clock says (a sanity bound on stored and
+// decoded values; the real bound is the clock offset, see check_remote_timestamp()).
 inline constexpr std::uint64_t kMaxLamport = std::uint64_t{1} << 62;
 
 class Engine::Impl {
@@ -79,6 +81,11 @@ class Engine::Impl {
   Status resize(std::uint64_t new_size_bytes);
   Status grow_to(std::uint64_t new_size_bytes);  // REQUIRES: page multiple <= max
   void note_lamport(std::uint64_t lamport);
+  std::uint64_t wall_now() const { return config_.wall_clock_ms ? config_.wall_clock_ms() : 0; }
+  Status check_remote_timestamp(std::uint64_t hlc, std::uint64_t now_ms) const;
+  // The stamp a local round would take now (HLC send rule); nullopt while the logical counter
+  // of the current millisecond is spent (the round waits).
+  std::optional<std::uint64_t> next_local_stamp() const;
 
   // --- engine_bulk_merge.cpp: never-written pages merged through the bulk page writer
   // The page was never written (zero record) and the backing probe reports it unbacked; the
@@ -117,6 +124,13 @@ class Engine::Impl {
   void begin_update(std::uint64_t page);
   void end_update(std::uint64_t page);
   void publish_head(std::uint64_t page, std::uint32_t head);
+  // Stores list in fresh blocks, publishes it as the page's versions and keeps runs_per_ref_;
+  // returns the old head, for the caller to release once the page update has ended.
+  // REQUIRES: pool_->available() >= VersionPool::blocks_for(list); every ref interned.
+  std::uint32_t publish_versions(std::uint64_t page, const engine_detail::VersionList& list);
+  void count_runs(const engine_detail::VersionList& list, bool add);
+  // Releases the peer table slots of ids whose last run went (see runs_per_ref_).
+  void release_unowned_peers();
   // Recomputes the record's hash (from the shadow page) and digest (with versions).
   void refresh_record(std::uint64_t page, const engine_detail::VersionList& versions);
   // Same, with the shadow page's hash already known.
@@ -138,8 +152,29 @@ class Engine::Impl {
   std::uint32_t ref_for_deciding(const std::string& id);
   void clear_pending_peers();
   // Interns the pending ids that `lists` references and renumbers those entries to the refs
-  // they got. Errors: peer_table_full, with nothing interned.
-  Status intern_pending_peers(engine_detail::VersionList& lists);
+  // they got (released slots first, so not necessarily the pending refs themselves). Errors:
+  // peer_table_full, with nothing interned.
+  // freed_ids: how many interned ids the message leaves without a run (they may use the
+  // table's reserve, see PeerTable::has_room_for()).
+  Status intern_pending_peers(engine_detail::VersionList& lists, std::uint32_t freed_ids);
+  // How many interned ids (other than our own) own runs only in the `replaced` lists, none in
+  // `replacing` nor elsewhere: the ids a message writing `replacing` over them leaves unowned.
+  // ids_left_unowned() for the patch apply() decided (0 unless the table is down to its
+  // reserve and the origin is new).
+  std::uint32_t apply_ids_freed();
+  // The stored lists of every page apply() decided, concatenated (apply_replaced_).
+  const engine_detail::VersionList& apply_replaced_lists();
+  // pool_share_exceeded when replacing `replaced` lists by `replacing` ones would leave an id
+  // other than our own with more than peer_run_share_ runs (and more than it has now).
+  // REQUIRES: refs of both lists interned or pending.
+  Status check_run_share(const engine_detail::VersionList& replaced,
+                         const engine_detail::VersionList& replacing);
+  std::uint32_t ids_left_unowned(const engine_detail::VersionList& replaced,
+                                 const engine_detail::VersionList& replacing);
+
+  // EngineConfig::members (with peer_id); empty: anyone may own bytes.
+  std::unordered_set<std::string> members_;
+  bool is_member(const std::string& id) const { return members_.empty() || members_.contains(id); }
 
   EngineConfig config_;
   std::uint32_t page_size_ = 0;
@@ -159,8 +194,19 @@ class Engine::Impl {
   std::uint64_t zero_digest_ = 0;
   std::uint32_t own_ref_ = 1;
 
+  // Version runs stored per peer ref (index = ref). An id whose count drops to zero owns no
+  // byte any more: its peer table slot is released at the end of the call (so made-up ids
+  // whose bytes were overwritten stop taking slots). In memory only, rebuilt from the stored
+  // lists at create(), so a process killed mid-update can never leave it wrong.
+  std::vector<std::uint64_t> runs_per_ref_;
+  std::uint32_t run_limit_ = 0;              // EngineConfig::max_runs_per_page, resolved
+  std::uint64_t peer_run_share_ = 0;         // EngineConfig::max_runs_per_peer, resolved
+  std::vector<std::uint32_t> unowned_refs_;  // counts that reached zero, not yet released
+  std::unordered_map<std::uint32_t, std::int64_t> run_delta_;  // ids_left_unowned() scratch
+
   // Scratch buffers reused across calls (owner thread only).
   engine_detail::VersionList old_list_;
+  engine_detail::VersionList replaced_list_;  // publish_versions(): the list it replaces
   engine_detail::VersionList new_list_;
   std::vector<engine_detail::PageRange> ranges_;
   std::vector<engine_detail::PageRange> written_;
@@ -197,6 +243,7 @@ class Engine::Impl {
   std::vector<ApplyPage> apply_pages_;
   std::vector<engine_detail::PageRange> apply_ranges_;
   engine_detail::VersionList apply_lists_;
+  engine_detail::VersionList apply_replaced_;
   std::vector<engine_detail::PageRange> apply_written_;
 };
 

@@ -56,14 +56,15 @@ bool Engine::Impl::absorb_page(LocalRound& round, std::uint64_t page, PageCheck 
     return false;
   }
   if (!round.started) {
-    if (header_->lamport >= kMaxLamport) {
-      // Only a peer that jumped to the ceiling gets here: a stamp above it would be refused by
-      // every peer and by this engine's own resume, so the change stays pending instead.
+    const std::optional<std::uint64_t> stamp = next_local_stamp();
+    if (!stamp) {
+      // The logical counter of this millisecond is spent: the change stays pending and the
+      // next scan (a later millisecond) stamps it.
       ++round.pages_deferred;
       return false;
     }
     round.started = true;
-    round.ts = Stamp{header_->lamport + 1, own_ref_};
+    round.ts = Stamp{*stamp, own_ref_};
     // Stored before any byte carries it, so a restarted engine never reissues this lamport.
     note_lamport(round.ts.lamport);
   }
@@ -83,9 +84,8 @@ bool Engine::Impl::absorb_page(LocalRound& round, std::uint64_t page, PageCheck 
   // Versions are published before the shadow changes: a kill in between leaves new stamps
   // over old shadow bytes, and memory still differs from the shadow, so the next scan
   // re-absorbs the bytes rather than losing them.
-  const std::uint32_t old_head = records_[page].version_head;
   begin_update(page);
-  publish_head(page, pool_->store(new_list_));
+  const std::uint32_t old_head = publish_versions(page, new_list_);
   for (const PageRange& r : ranges_) {
     std::memcpy(shadow + r.start, page_scratch_.data() + r.start, r.end - r.start);
   }

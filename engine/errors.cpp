@@ -68,6 +68,16 @@ class WmdCategory final : public std::error_category {
         return "no free writer slot";
       case errc::out_of_memory:
         return "out of memory";
+      case errc::clock_skew:
+        return "timestamp too far ahead of the local wall clock (see --max-clock-offset)";
+      case errc::too_fragmented:
+        return "more version runs in one page than the per-page limit";
+      case errc::pool_share_exceeded:
+        return "a peer id would own more than its share of the version pool";
+      case errc::not_a_member:
+        return "peer id outside the configured membership (--members)";
+      case errc::too_many_new_ids:
+        return "a session introduced more new peer ids than allowed";
     }
     return "unknown wmd error " + std::to_string(value);
   }

@@ -46,6 +46,12 @@ enum class errc {
   no_daemon,      // no live daemon serves the segment
   no_slot,        // every writer registry slot is taken by a live process
   out_of_memory,  // the system could not provide memory (ENOMEM)
+  // Bounds on what a peer may claim (issue 11).
+  clock_skew,           // a timestamp too far ahead of the local wall clock
+  too_fragmented,       // more version runs in one page than the per-page limit
+  pool_share_exceeded,  // one peer id would own more than its share of the version pool
+  not_a_member,         // a peer id outside the configured membership
+  too_many_new_ids,     // a session introduced more new peer ids than allowed
 };
 
 const std::error_category& wmd_category() noexcept;

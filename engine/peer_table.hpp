@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -24,17 +25,27 @@ class PeerTable {
   // Reads the published slots. False when one is malformed or an id repeats.
   bool load();
 
-  // The ref of id, adding it to the table when new: a new id always gets ref ref_count() (the
-  // table only appends, and never renumbers). Errors: peer_table_full.
+  // The ref of id, adding it to the table when new: a new id takes the lowest free slot (one
+  // released since), else the next one past the published ones. Errors: peer_table_full.
   // REQUIRES: is_valid_peer_id(id).
   Result<std::uint32_t> intern(const std::string& id);
   std::optional<std::uint32_t> find(const std::string& id) const;
-  // True when `count` more new ids can be interned.
-  bool has_room_for(std::uint32_t count) const {
-    return header_->max_peers - header_->peer_count >= count;
+  // True when `count` more new ids can be interned. The last reserve() slots are kept for
+  // messages that free at least as many slots as they take (an overwrite of ids that then own
+  // nothing): made-up ids that fill the table can never block the writes that evict them.
+  bool has_room_for(std::uint32_t count, bool use_reserve = false) const {
+    const std::uint64_t room = header_->max_peers - header_->peer_count + free_refs_.size();
+    return (use_reserve ? room : (room > reserve() ? room - reserve() : 0)) >= count;
   }
+  std::uint32_t reserve() const { return header_->max_peers / 16; }
+  // Frees the slot of ref (an id that owns no byte any more) for a later intern(); its name
+  // becomes "" and its vector-clock entry goes. The slot's id length is cleared in one store,
+  // so a process killed at any point leaves the slot either whole or free.
+  // REQUIRES: ref >= 2 (never the engine's own id) and ref names an id.
+  void release(std::uint32_t ref);
+  bool is_free(std::uint32_t ref) const { return ref != 0 && names_[ref].empty(); }
 
-  // Index = peer ref; ref 0 is the zero timestamp's "".
+  // Index = peer ref; ref 0 is the zero timestamp's "", a free slot's name is "" too.
   const std::vector<std::string>& names() const { return names_; }
   std::span<const std::uint64_t> hashes() const { return hashes_; }
   std::uint32_t ref_count() const { return static_cast<std::uint32_t>(names_.size()); }
@@ -50,6 +61,7 @@ class PeerTable {
   std::vector<std::string> names_;
   std::vector<std::uint64_t> hashes_;
   std::unordered_map<std::string, std::uint32_t> refs_;
+  std::set<std::uint32_t> free_refs_;  // released slots below peer_count, lowest reused first
 };
 
 }  // namespace wmd::engine_detail

@@ -14,7 +14,10 @@
 namespace wmd::engine_detail {
 
 inline constexpr std::uint64_t kStateMagic = 0x31'45'54'41'54'53'44'57ULL;  // "WDSTATE1"
-inline constexpr std::uint32_t kLayoutVersion = 1;
+// 2: timestamps are hybrid logical clock values (engine/hlc.hpp). A version-1 state holds
+// Lamport counters, possibly poisoned near 2^62, so it is refused, not converted: the daemon
+// says to remove it and catch up from the peers.
+inline constexpr std::uint32_t kLayoutVersion = 2;
 inline constexpr std::size_t kStateAlignment = 4096;
 
 struct StateHeader {
@@ -23,7 +26,7 @@ struct StateHeader {
   std::uint32_t page_size_bytes;
   std::uint64_t max_size_bytes;
   std::uint64_t size_bytes;  // current size; grows only
-  std::uint64_t lamport;     // highest lamport seen or issued; stored before it is used
+  std::uint64_t lamport;     // highest HLC value seen or issued; stored before it is used
   std::uint64_t local_seq;   // last sequence number issued locally
   std::uint32_t max_peers;
   std::uint32_t peer_count;  // slots [0, peer_count) are published

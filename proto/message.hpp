@@ -12,7 +12,7 @@
 
 namespace wmd::proto {
 
-inline constexpr std::uint16_t kProtocolVersion = 1;
+inline constexpr std::uint16_t kProtocolVersion = 2;  // 2: timestamps are HLC values
 inline constexpr std::uint32_t kDefaultMaxFrameBytes = 16 * 1024 * 1024;
 inline constexpr std::uint32_t kMinMaxFrameBytes = 64 * 1024;
 inline constexpr std::size_t kMaxClusterNameBytes = 64;

@@ -199,6 +199,8 @@ const char* wmd_strerror(int code) {
       return "out of memory";
     case WMD_EINTERNAL:
       return "internal error";
+    case WMD_EPENDING:
+      return "a local change could not be stamped; it is still pending";
     default:
       return "unknown wmd error code";
   }
@@ -347,7 +349,15 @@ int wmd_flush(wmd_segment* seg, int64_t timeout_ms) {
     auto next_daemon_check = Clock::now() + kDaemonCheckInterval;
     for (;;) {
       const std::uint32_t done = wmd::core::doorbell_load(&ctl->flush_done);
-      if (wmd::core::reached(done, ticket)) return WMD_OK;
+      if (wmd::core::reached(done, ticket)) {
+        // Served: by a scan that stamped everything, unless one at or after ours did not.
+        const std::uint32_t pending = wmd::core::doorbell_load(&ctl->flush_pending);
+        if (pending != 0 && wmd::core::reached(pending, ticket)) {
+          return fail(WMD_EPENDING, "wmd_flush: the daemon of " + seg->mapped->name() +
+                                        " could not stamp every local change; see its status");
+        }
+        return WMD_OK;
+      }
       const auto now = Clock::now();
       if (now >= deadline) {
         return fail(WMD_ETIMEDOUT, "wmd_flush: the daemon did not complete the flush in " +
@@ -414,6 +424,20 @@ int wmd_status(const wmd_segment* seg, wmd_status_info* out) {
       to.patches_sent = from.patches_sent;
       to.patches_received = from.patches_received;
     }
+    return WMD_OK;
+  });
+}
+
+int wmd_pending_pages(const wmd_segment* seg, uint64_t* pending_pages) {
+  return guarded([&]() -> int {
+    if (seg == nullptr || pending_pages == nullptr) {
+      return fail(WMD_EINVAL, "wmd_pending_pages: NULL argument");
+    }
+    wmd_ctl_status block{};
+    if (!wmd::core::read_status(&seg->mapped->ctl()->status, &block)) {
+      return fail(WMD_EBUSY, "wmd_pending_pages: the daemon kept the status block busy");
+    }
+    *pending_pages = block.pending_pages;
     return WMD_OK;
   });
 }

@@ -5,7 +5,7 @@
 //   wmdctl flush /wasm0 [--timeout MS] asks the daemon to scan and queue changes now
 //
 // Exit status: 0 done; 1 error (no such segment, refused); 2 bad arguments; 3 no live daemon
-// serves the segment; 4 flush timed out.
+// serves the segment; 4 flush timed out; 5 flush left a local change pending (not stamped).
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -26,6 +26,7 @@ constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitNoDaemon = 3;
 constexpr int kExitTimeout = 4;
+constexpr int kExitPending = 5;
 
 // Opens the segment without creating or changing it.
 wmd_segment* open_segment(const std::string& name) {
@@ -106,7 +107,8 @@ std::string human_bytes(std::uint64_t bytes) {
 
 nlohmann::ordered_json status_json(const std::string& name, const wmd_segment* segment,
                                    const wmd_status_info& s,
-                                   const std::optional<wmd_ctl_counters>& c) {
+                                   const std::optional<wmd_ctl_counters>& c,
+                                   std::uint64_t pending_pages) {
   nlohmann::ordered_json j;
   j["segment"] = name;
   j["daemon_pid"] = s.daemon_pid;
@@ -118,6 +120,7 @@ nlohmann::ordered_json status_json(const std::string& name, const wmd_segment* s
   j["tracking_mode"] = s.tracking_mode;
   j["clocks"] = {{"lamport", s.lamport}, {"local_seq", s.local_seq}};
   j["last_sync_unix_ms"] = s.last_sync_unix_ms;
+  j["pending_pages"] = pending_pages;
   nlohmann::ordered_json counters;
   counters["errors"] = s.errors;
   if (c) {
@@ -146,7 +149,7 @@ nlohmann::ordered_json status_json(const std::string& name, const wmd_segment* s
 }
 
 void print_status(const std::string& name, const wmd_segment* segment, const wmd_status_info& s,
-                  const std::optional<wmd_ctl_counters>& c) {
+                  const std::optional<wmd_ctl_counters>& c, std::uint64_t pending_pages) {
   std::printf("segment %s: size %s (%llu bytes), max %s, page %u bytes, generation %llu\n",
               name.c_str(), human_bytes(s.size_bytes).c_str(),
               static_cast<unsigned long long>(s.size_bytes), human_bytes(s.max_size_bytes).c_str(),
@@ -189,6 +192,10 @@ void print_status(const std::string& name, const wmd_segment* segment, const wmd
                 static_cast<unsigned long long>(p.patches_received),
                 describe_time(p.last_catchup_unix_ms).c_str());
   }
+  if (pending_pages > 0) {
+    std::printf("PENDING: %llu changed pages could not be stamped at the last scan\n",
+                static_cast<unsigned long long>(pending_pages));
+  }
   if (s.last_error[0] != '\0') std::printf("last error: %s\n", s.last_error);
 }
 
@@ -205,10 +212,12 @@ int status_command(const std::string& name, bool json) {
     return kExitError;
   }
   const auto counters = read_counters(name);
+  std::uint64_t pending = 0;
+  if (wmd_pending_pages(segment, &pending) != WMD_OK) pending = 0;  // busy: shown as none
   if (json) {
-    std::printf("%s\n", status_json(name, segment, info, counters).dump(2).c_str());
+    std::printf("%s\n", status_json(name, segment, info, counters, pending).dump(2).c_str());
   } else {
-    print_status(name, segment, info, counters);
+    print_status(name, segment, info, counters, pending);
   }
   wmd_close(segment);
   return info.daemon_pid != 0 ? 0 : kExitNoDaemon;
@@ -231,6 +240,10 @@ int flush_command(const std::string& name, std::int64_t timeout_ms) {
   std::fprintf(stderr, "wmdctl: flush of %s failed: %s\n", name.c_str(), wmd_strerror(rc));
   if (rc == WMD_ENODAEMON) return kExitNoDaemon;
   if (rc == WMD_ETIMEDOUT) return kExitTimeout;
+  if (rc == WMD_EPENDING) {
+    std::fprintf(stderr, "wmdctl: %s\n", wmd_last_error_text());
+    return kExitPending;
+  }
   return kExitError;
 }
 

@@ -140,9 +140,18 @@ std::string render_prometheus(const MetricsIdentity& identity, const DaemonCount
   w.one("wmd_segment_size_bytes", "gauge", "Current size of the segment.", c.size_bytes);
   w.one("wmd_segment_max_size_bytes", "gauge", "Largest size the segment may grow to.",
         c.max_size_bytes);
-  w.one("wmd_lamport", "gauge", "This daemon's Lamport clock.", c.lamport);
+  w.one("wmd_lamport", "gauge",
+        "This daemon's hybrid logical clock: Unix milliseconds times 65536 plus a counter.",
+        c.lamport);
   w.one("wmd_local_seq", "gauge", "Sequence number of this daemon's last local patch.",
         c.local_seq);
+  w.one("wmd_clock_skew_refusals_total", "counter",
+        "Peer sessions closed because a timestamp ran more than --max-clock-offset ahead.",
+        c.clock_skew_refusals);
+  w.one("wmd_bound_refusals_total", "counter",
+        "Peer sessions closed for a peer id outside --members, a too fragmented page, more "
+        "than its share of the version pool, or too many new peer ids.",
+        c.bound_refusals);
   w.one("wmd_errors_total", "counter", "Errors recorded in the status block.", c.errors);
   return out;
 }

@@ -26,11 +26,13 @@ struct DaemonCounters {
   std::uint64_t catchups_completed = 0;
   std::uint64_t digest_rounds_deferred = 0;   // peers' digest sets that waited for their gap
   std::uint64_t digest_rounds_coalesced = 0;  // waiting digest sets replaced by a newer one
+  std::uint64_t clock_skew_refusals = 0;      // sessions refused for a timestamp too far ahead
+  std::uint64_t bound_refusals = 0;           // ... for membership, fragmentation or new ids
   std::uint64_t errors = 0;
   std::uint64_t audit_findings = 0;  // pages an audit scan found changed behind the tracker
   std::uint64_t size_bytes = 0;
   std::uint64_t max_size_bytes = 0;
-  std::uint64_t lamport = 0;
+  std::uint64_t lamport = 0;  // hybrid logical clock: Unix ms << 16 | counter
   std::uint64_t local_seq = 0;
   std::string tracking_mode;
 };

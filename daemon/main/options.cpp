@@ -129,6 +129,19 @@ const std::array kOptions{
                "catch-up bytes sent per second to one peer, after its first round on a connection "
                "(which runs at full speed)",
                Kind::size, 64 * KiB, 64 * GiB, false, &Options::catchup_rate_bytes},
+    OptionSpec{"max-clock-offset", "MS", "500",
+               "refuse a peer whose timestamps run more than this many milliseconds ahead of "
+               "this host's wall clock (frames refused, connection closed); keep clocks in sync "
+               "(NTP) well within it",
+               Kind::count, 1, 3600 * 1000, false, &Options::max_clock_offset_ms},
+    OptionSpec{"max-peers", "N", "1024",
+               "peer ids the replication state records (ids that own bytes; an id whose bytes "
+               "were all overwritten gives its slot back); fixed when the state is created",
+               Kind::count, 2, 65536, false, &Options::max_peers},
+    OptionSpec{"members", "ID[,...]", nullptr,
+               "the only peer ids that may own bytes (this daemon's own id is always one): a "
+               "patch or page state naming another is refused and its connection closed",
+               Kind::text, 1, 65536, false, &Options::members},
     OptionSpec{"tls-cert", "FILE", nullptr,
                "PEM certificate of this node: with --tls-key and --tls-ca, every peer connection "
                "uses mutual TLS and plaintext or unknown peers are refused",
@@ -278,9 +291,27 @@ void check_together(const Options& options) {
   if (!is_valid_peer_id(options.id)) {
     fail("--id: '" + options.id + "' must be 1-64 printable ASCII characters without spaces");
   }
+  for (const std::string& member : member_ids(options)) {
+    if (!is_valid_peer_id(member)) {
+      fail("--members: '" + member + "' must be 1-64 printable ASCII characters without spaces");
+    }
+  }
 }
 
 }  // namespace
+
+std::vector<std::string> member_ids(const Options& options) {
+  std::vector<std::string> ids;
+  if (options.members.empty()) return ids;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t comma = options.members.find(',', start);
+    ids.push_back(options.members.substr(start, comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return ids;
+}
 
 std::optional<std::uint64_t> parse_size(std::string_view text) {
   std::size_t digits = 0;

@@ -40,6 +40,10 @@ struct Options {
   std::uint64_t max_pending_connections = 8;
   std::uint64_t max_buffered_bytes = 256ull << 20;
   std::uint64_t catchup_rate_bytes = 32ull << 20;  // per peer per second, after the first round
+  // Remote timestamps more than this ahead of the local wall clock are refused.
+  std::uint64_t max_clock_offset_ms = 500;
+  std::uint64_t max_peers = 1024;  // peer ids the replication state can record
+  std::string members;             // "ID,ID,...": only these ids may own bytes; empty: anyone
   // Mutual TLS: all three or none.
   std::string tls_cert;
   std::string tls_key;
@@ -65,6 +69,10 @@ class OptionsError : public std::runtime_error {
 
 // REQUIRES: args[0] is the program name. hostname: for the default --id.
 Options parse_options(std::span<const std::string> args, const std::string& hostname);
+
+// The ids of --members, in order (empty: no membership configured). Each is checked by
+// parse_options().
+std::vector<std::string> member_ids(const Options& options);
 
 // "64M", "1GiB", "4096": a byte count with an optional binary suffix (K, M, G, T, with or
 // without "iB"/"B"; all powers of 1024). nullopt when malformed or overflowing.

@@ -6,6 +6,7 @@
 #include <future>
 
 #include "daemon/main/wall_clock.hpp"
+#include "engine/hlc.hpp"
 
 namespace wmd::daemon {
 namespace {
@@ -17,6 +18,17 @@ using Clock = std::chrono::steady_clock;
 // message and the posted handler): the inbound backlog limit counts it, or a flood of tiny
 // frames would queue millions of handlers under a limit meant for megabytes.
 constexpr std::uint64_t kQueuedMessageOverheadBytes = sizeof(proto::Message) + 128;
+
+// Peer ids other than its own that one session may introduce to this replica. A legitimate
+// catch-up names every id that owns bytes; a session over the cap is refused and reconnects,
+// having stored what it sent before, so a mesh with more writers still converges, slower.
+constexpr std::size_t kMaxNewIdsPerSession = 64;
+
+// Errors that mean the peer broke one of the bounds on what a peer may claim (issue 11).
+bool is_bound_refusal(std::error_code error) {
+  return error == errc::not_a_member || error == errc::too_fragmented ||
+         error == errc::pool_share_exceeded || error == errc::too_many_new_ids;
+}
 
 }  // namespace
 
@@ -113,9 +125,9 @@ void Replicator::run_on_engine_thread(const std::function<void(Engine&)>& fn) {
 
 void Replicator::request_flush(std::uint32_t ticket) {
   asio::post(engine_io_, [this, ticket] {
-    scan_now("flush");
-    post_to_net([this, ticket] {
-      if (hooks_.flush_completed) hooks_.flush_completed(ticket);
+    const bool pending = scan_now("flush") > 0;
+    post_to_net([this, ticket, pending] {
+      if (hooks_.flush_completed) hooks_.flush_completed(ticket, pending);
     });
   });
 }
@@ -163,6 +175,10 @@ void Replicator::on_established(const net::SessionInfo& info, const proto::Hello
   auto [peer, added] = peers_.try_emplace(info.id, info.peer_id, make_catchup_session());
   (void)added;
   peer->second.catchup_budget = ByteRateBudget(config_.catchup_rate_bytes);
+  if (Status s = engine_.check_remote_timestamp(hello.lamport); !s) {
+    refuse_peer(info.id, s.error().code(), "hello clock " + skew_text(hello.lamport));
+    return;
+  }
   if (!grow_for_peer(info.id, hello.size_bytes, "hello")) return;
   send_digests(info.id, /*reply_requested=*/false);
 }
@@ -193,8 +209,53 @@ void Replicator::fail_peer(net::SessionId id, std::error_code error, const std::
       error.category() == wmd_category() ? static_cast<errc>(error.value()) : errc::io_error;
   const std::string detail = what + ": " + error.message();
   post_to_net([this, id, code, detail] { mesh_->close_session(id, code, detail); });
+  const bool resync = it != peers_.end() && it->second.applied_anything;
   peers_.erase(id);
   digest_rounds_.close(id);
+  // As when a peer leaves (on_closed(), which will not find this one): what it sent us
+  // before the refusal may not have reached the others.
+  if (resync) {
+    for (const auto& [other, state] : peers_) send_digests(other, /*reply_requested=*/true);
+  }
+}
+
+void Replicator::refuse_peer(net::SessionId id, std::error_code error, const std::string& what) {
+  auto it = peers_.find(id);
+  const std::string peer_id = it == peers_.end() ? std::string("?") : it->second.peer_id;
+  if (error == errc::clock_skew) {
+    ++counters_.clock_skew_refusals;
+  } else {
+    ++counters_.bound_refusals;
+  }
+  if (refusal_logged_.insert(peer_id).second) {
+    spdlog::warn("refusing peer {}: {}: {} (logged once per peer; counted in status and metrics)",
+                 peer_id, what, error.message());
+  } else {
+    spdlog::debug("refusing peer {} again: {}: {}", peer_id, what, error.message());
+  }
+  fail_peer(id, error, what);
+}
+
+std::optional<std::string> Replicator::new_ids_over_cap(PeerState& peer, const PageState& state) {
+  for (const auto& run : state.versions) {
+    const std::string& owner = run.ts.peer;
+    if (owner.empty() || owner == peer.peer_id || engine_.knows_peer(owner)) continue;
+    if (!peer.introduced_ids.insert(owner).second) continue;
+    if (peer.introduced_ids.size() > kMaxNewIdsPerSession) {
+      return "page state " + std::to_string(state.page_index) + " names id '" + owner +
+             "', new id number " + std::to_string(peer.introduced_ids.size()) +
+             " of this session (at most " + std::to_string(kMaxNewIdsPerSession) + ")";
+    }
+  }
+  return std::nullopt;
+}
+
+std::string Replicator::skew_text(std::uint64_t hlc) const {
+  const std::uint64_t now_ms = engine_.wall_clock_ms();
+  return "timestamp " + std::to_string(hlc_wall_ms(hlc)) + " ms (+" +
+         std::to_string(hlc_logical(hlc)) + ") is " + std::to_string(hlc_ahead_ms(hlc, now_ms)) +
+         " ms ahead of this host's clock (" + std::to_string(now_ms) +
+         " ms), more than --max-clock-offset allows";
 }
 
 bool Replicator::grow_for_peer(net::SessionId id, std::uint64_t size_bytes, const char* what) {
@@ -224,7 +285,13 @@ void Replicator::on_message(net::SessionId id, proto::Message message) {
     }
     auto applied = engine_.apply(*patch);
     if (!applied.ok()) {
-      fail_peer(id, applied.error().code(), "applying a patch");
+      if (applied.error().code() == errc::clock_skew) {
+        refuse_peer(id, applied.error().code(), "patch " + skew_text(patch->lamport));
+      } else if (is_bound_refusal(applied.error().code())) {
+        refuse_peer(id, applied.error().code(), "patch seq " + std::to_string(patch->seq));
+      } else {
+        fail_peer(id, applied.error().code(), "applying a patch");
+      }
       return;
     }
     ++counters_.patches_applied;
@@ -237,10 +304,30 @@ void Replicator::on_message(net::SessionId id, proto::Message message) {
   } else if (auto* digests = std::get_if<proto::Digests>(&message)) {
     handle_digests(id, peer, std::move(*digests));
   } else if (auto* states = std::get_if<proto::PageStates>(&message)) {
+    for (const auto& state : states->pages) {
+      if (auto over = new_ids_over_cap(peer, state)) {
+        refuse_peer(id, make_error_code(errc::too_many_new_ids), *over);
+        return;  // before anything of the frame was merged
+      }
+    }
     // One call for the frame: never-written pages are written in one batch.
     auto merged = engine_.merge_pages(states->pages);
     if (!merged.ok()) {
-      fail_peer(id, merged.error().code(), "merging page states");
+      // The states before the failing one were merged: local clients and the other peers
+      // must hear of them (fail_peer() resyncs the others when applied_anything is set).
+      peer.applied_anything = true;
+      remote_changes_applied();
+      if (merged.error().code() == errc::clock_skew) {
+        std::uint64_t newest = 0;
+        for (const auto& state : states->pages) {
+          for (const auto& run : state.versions) newest = std::max(newest, run.ts.lamport);
+        }
+        refuse_peer(id, merged.error().code(), "page states: " + skew_text(newest));
+      } else if (is_bound_refusal(merged.error().code())) {
+        refuse_peer(id, merged.error().code(), "page states");
+      } else {
+        fail_peer(id, merged.error().code(), "merging page states");
+      }
       return;
     }
     broadcast_patches(std::move(merged->local_patches));

@@ -22,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <thread>
@@ -59,11 +60,12 @@ struct ReplicatorConfig {
 
 // The segment's side. Empty functions are skipped.
 struct SegmentHooks {
-  std::function<std::uint64_t()> control_size_bytes;          // engine thread
-  std::function<void()> notify_remote_applied;                // engine thread
-  std::function<void(const SegmentStatus&)> publish_status;   // engine thread
-  std::function<void(std::uint32_t ticket)> flush_completed;  // network thread
-  std::function<std::vector<WriterRecord>()> writers;         // engine thread: the registry
+  std::function<std::uint64_t()> control_size_bytes;         // engine thread
+  std::function<void()> notify_remote_applied;               // engine thread
+  std::function<void(const SegmentStatus&)> publish_status;  // engine thread
+  // network thread; changes_pending: local changes the flush's scan could not stamp
+  std::function<void(std::uint32_t ticket, bool changes_pending)> flush_completed;
+  std::function<std::vector<WriterRecord>()> writers;  // engine thread: the registry
 };
 
 class Replicator {
@@ -116,12 +118,16 @@ class Replicator {
     int steps_deferred = 0;  // written steps whose follow-up waits for the budget
     // We applied something this peer sent: when it leaves, the others may lack it.
     bool applied_anything = false;
+    // Peer ids other than its own that this session's page states named while this replica
+    // did not know them (capped: kMaxNewIdsPerSession).
+    std::set<std::string> introduced_ids;
   };
 
   // Engine thread.
   // full_hash: hash every page whatever the kernel says (shutdown: writers that never
   // registered may have written since the last audit).
-  void scan_now(const char* why, bool full_hash = false);
+  // Returns how many changed pages stayed pending (could not be stamped).
+  std::uint64_t scan_now(const char* why, bool full_hash = false);
   void log_kernel_round(const ScanStats& stats);  // the kernel detector's round just scanned
   void schedule_scan();
   bool catchup_active() const;
@@ -142,6 +148,15 @@ class Replicator {
   void catchup_written(net::SessionId id, proto::CatchupSend::Kind kind);
   proto::CatchupSession make_catchup_session();
   void fail_peer(net::SessionId id, std::error_code error, const std::string& what);
+  // Counts the ids new to this replica that a page state names; once the session has
+  // introduced more than kMaxNewIdsPerSession, says why it is refused.
+  std::optional<std::string> new_ids_over_cap(PeerState& peer, const PageState& state);
+  // fail_peer() for a peer that broke a bound (clock offset, membership, fragmentation, new
+  // ids): counted, and logged at warn once per peer id (a peer that reconnects and does it
+  // again is logged at debug).
+  void refuse_peer(net::SessionId id, std::error_code error, const std::string& what);
+  // What a clock_skew refusal says: how far ahead the peer's timestamp is.
+  std::string skew_text(std::uint64_t hlc) const;
   bool grow_for_peer(net::SessionId id, std::uint64_t size_bytes, const char* what);
   void remote_changes_applied();
   void publish_hello_if_changed();
@@ -184,6 +199,7 @@ class Replicator {
   std::uint64_t published_size_ = 0;
   std::uint64_t last_sync_unix_ms_ = 0;
   std::uint64_t errors_ = 0;
+  std::uint64_t pending_pages_ = 0;  // left pending by the last scan
   std::string last_error_;
   std::chrono::steady_clock::time_point last_stats_;
 
@@ -199,7 +215,11 @@ class Replicator {
     std::uint64_t catchups_completed = 0;
     std::uint64_t digest_rounds_deferred = 0;   // complete sets that waited for their gap
     std::uint64_t digest_rounds_coalesced = 0;  // waiting sets replaced by a newer one
+    std::uint64_t clock_skew_refusals = 0;      // sessions closed for a timestamp too far ahead
+    std::uint64_t bound_refusals = 0;  // sessions closed for membership, fragmentation, new ids
   };
+  // Peer ids already logged at warn for a refusal (refuse_peer()).
+  std::set<std::string> refusal_logged_;
   // Last completed catch-up round with each peer (either direction), by peer id.
   std::map<std::string, std::uint64_t> last_catchup_unix_ms_;
   CounterBoard board_;  // published copy of counters_ and the engine's figures

@@ -41,7 +41,7 @@ void Replicator::schedule_scan() {
   });
 }
 
-void Replicator::scan_now(const char* why, bool full_hash) {
+std::uint64_t Replicator::scan_now(const char* why, bool full_hash) {
   if (hooks_.control_size_bytes) {
     const std::uint64_t wanted = hooks_.control_size_bytes();
     if (wanted > engine_.size_bytes()) {
@@ -71,7 +71,16 @@ void Replicator::scan_now(const char* why, bool full_hash) {
     spdlog::trace("scan ({}): {} pages changed, {} bytes", why, stats.pages_changed,
                   stats.bytes_changed);
   }
+  if (stats.pages_deferred > 0 && pending_pages_ == 0) {
+    ++errors_;
+    last_error_ = std::to_string(stats.pages_deferred) +
+                  " changed pages could not be stamped (version pool full, or the clock's "
+                  "counter spent for this millisecond); they stay pending";
+    spdlog::warn("scan ({}): {}", why, last_error_);
+  }
+  pending_pages_ = stats.pages_deferred;
   publish_hello_if_changed();
+  return stats.pages_deferred;
 }
 
 void Replicator::log_kernel_round(const ScanStats& stats) {

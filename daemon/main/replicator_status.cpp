@@ -33,6 +33,7 @@ void Replicator::on_status(net::MeshSnapshot snapshot) {
   if (hooks_.publish_status) {
     SegmentStatus status;
     status.lamport = engine_.lamport();
+    status.pending_pages = static_cast<std::uint32_t>(std::min<std::uint64_t>(pending_pages_, ~0u));
     status.local_seq = engine_.local_seq();
     status.last_sync_unix_ms = last_sync_unix_ms_;
     status.errors = errors_;
@@ -76,6 +77,8 @@ void Replicator::on_status(net::MeshSnapshot snapshot) {
   published.catchups_completed = counters_.catchups_completed;
   published.digest_rounds_deferred = counters_.digest_rounds_deferred;
   published.digest_rounds_coalesced = counters_.digest_rounds_coalesced;
+  published.clock_skew_refusals = counters_.clock_skew_refusals;
+  published.bound_refusals = counters_.bound_refusals;
   published.errors = errors_;
   published.size_bytes = engine_.size_bytes();
   published.max_size_bytes = engine_.max_size_bytes();

@@ -247,6 +247,14 @@ Replication open_engine(const Options& options, wmd::Segment& segment) {
   // 16384 blocks (4 MiB): a page written byte-interleaved by two hosts alone needs ~550.
   config.version_pool_blocks =
       static_cast<std::uint32_t>(std::max<std::uint64_t>(16384, config.max_size_bytes / 512));
+  config.wall_clock_ms = [] {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+  };
+  config.max_clock_offset_ms = options.max_clock_offset_ms;
+  config.members = wmd::daemon::member_ids(options);
+  config.max_peers = static_cast<std::uint32_t>(options.max_peers);
   auto state_bytes = wmd::Engine::state_bytes_required(config);
   if (!state_bytes.ok()) {
     spdlog::error("invalid engine configuration: {}", state_bytes.error().message());
@@ -263,6 +271,14 @@ Replication open_engine(const Options& options, wmd::Segment& segment) {
   auto engine = wmd::Engine::create(
       config, segment.bytes(), replication.state->bytes(),
       [&segment](std::uint64_t size_bytes) { return segment.grow(size_bytes); });
+  if (!engine.ok() && engine.error() == wmd::errc::bad_layout_version) {
+    spdlog::error(
+        "cannot use replication state {}.state: it was written by an older wmdd (Lamport "
+        "timestamps; this one stamps with hybrid logical clocks and cannot convert them): remove "
+        "/dev/shm{}.state and restart; the daemon catches up from its peers",
+        options.segment, options.segment);
+    throw StartupFailure{};
+  }
   if (!engine.ok()) {
     spdlog::error(
         "cannot use replication state {}.state: {} (it belongs to another peer id, page size or "
@@ -318,7 +334,9 @@ wmd::daemon::SegmentHooks segment_hooks(wmd::Segment& seg) {
   hooks.control_size_bytes = [&seg] { return seg.control_size_bytes(); };
   hooks.notify_remote_applied = [&seg] { seg.notify_remote_applied(); };
   hooks.publish_status = [&seg](const wmd::SegmentStatus& status) { seg.publish_status(status); };
-  hooks.flush_completed = [&seg](std::uint32_t ticket) { seg.flush_completed(ticket); };
+  hooks.flush_completed = [&seg](std::uint32_t ticket, bool changes_pending) {
+    seg.flush_completed(ticket, changes_pending);
+  };
   hooks.writers = [&seg] { return seg.writers(); };
   return hooks;
 }

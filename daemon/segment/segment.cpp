@@ -193,7 +193,11 @@ void Segment::wake_flush_waiter() const {
   core::futex_wake_all(&impl_->ctl()->flush_request);
 }
 
-void Segment::flush_completed(std::uint32_t ticket) const {
+void Segment::flush_completed(std::uint32_t ticket, bool changes_pending) const {
+  if (changes_pending) {
+    std::atomic_ref<std::uint32_t>(impl_->ctl()->flush_pending)
+        .store(ticket, std::memory_order_release);
+  }
   std::atomic_ref<std::uint32_t> done(impl_->ctl()->flush_done);
   std::uint32_t current = done.load(std::memory_order_acquire);
   // Never move backwards (serial-number order), so a late completion cannot undo a newer one.
@@ -227,6 +231,7 @@ std::int32_t Segment::serving_daemon_pid() const noexcept {
 void Segment::publish_status(const SegmentStatus& status) {
   wmd_ctl_status block{};
   block.lamport = status.lamport;
+  block.pending_pages = status.pending_pages;
   block.local_seq = status.local_seq;
   block.last_sync_unix_ms = status.last_sync_unix_ms;
   block.errors = status.errors;

@@ -66,6 +66,7 @@ struct SegmentPeerStatus {
 
 struct SegmentStatus {
   std::uint64_t lamport = 0;
+  std::uint32_t pending_pages = 0;  // changed pages the last scan could not stamp
   std::uint64_t local_seq = 0;
   std::uint64_t last_sync_unix_ms = 0;  // last time remote changes were applied
   std::uint64_t errors = 0;
@@ -134,7 +135,8 @@ class Segment {
   // flush_requested(): a request rung in between would otherwise wait a whole timeout.
   void wait_flush_request(std::uint32_t seen, std::chrono::milliseconds timeout) const;
   void wake_flush_waiter() const;
-  void flush_completed(std::uint32_t ticket) const;
+  // changes_pending: the scan left local changes it could not stamp; the client's flush fails.
+  void flush_completed(std::uint32_t ticket, bool changes_pending = false) const;
   // Remote changes were applied: bump the counter clients wait on and wake them.
   void notify_remote_applied() const;
 

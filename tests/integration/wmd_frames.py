@@ -5,7 +5,7 @@ Only what the tests need; the real codec is proto/."""
 import struct
 
 HELLO, PATCH, GROWTH, DIGESTS, PAGE_STATES, CATCHUP_DONE, HEARTBEAT, ERROR = range(1, 9)
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 
 def varint(v):
@@ -131,3 +131,16 @@ def parse_patch(body):
         runs.append((offset, body[pos : pos + length]))
         pos += length
     return origin, runs
+
+
+def page_states(pages):
+    """pages: list of (page_index, page bytes, runs) with runs a list of (length, lamport, peer
+    id or "" for the zero timestamp), canonical (see PROTOCOL.md 3.5)."""
+    peers = sorted({peer for _, _, runs in pages for _, _, peer in runs if peer})
+    ref = {peer: i + 1 for i, peer in enumerate(peers)}
+    body = varint(len(peers)) + b"".join(short_string(p) for p in peers) + varint(len(pages))
+    for index, data, runs in pages:
+        body += varint(index) + data + varint(len(runs))
+        for length, lamport, peer in runs:
+            body += varint(length) + varint(lamport) + varint(ref.get(peer, 0))
+    return frame(PAGE_STATES, body)

@@ -60,7 +60,8 @@ typedef enum wmd_error {
   WMD_EBUSY = -11,     /* the status could not be read consistently; retry */
   WMD_ENOSLOT = -12,   /* the writer registry is full of live writers */
   WMD_ENOMEM = -13,    /* out of memory */
-  WMD_EINTERNAL = -14  /* an unexpected internal failure */
+  WMD_EINTERNAL = -14, /* an unexpected internal failure */
+  WMD_EPENDING = -15   /* the daemon could not stamp a local change: it is still pending */
 } wmd_error;
 
 /* wmd_options.flags */
@@ -147,13 +148,18 @@ WMD_API int wmd_refresh(wmd_segment* seg, uint64_t* new_size_bytes);
 
 /* Asks the daemon to scan now and returns once the resulting patches are queued to every
  * connected peer. WMD_ENODAEMON when no live daemon serves the segment (also when it dies
- * while waiting), WMD_ETIMEDOUT when it did not answer in time. */
+ * while waiting), WMD_ETIMEDOUT when it did not answer in time, WMD_EPENDING when the scan
+ * left changed pages it could not stamp (they stay pending and go with a later scan; the
+ * status's last_error says why). */
 WMD_API int wmd_flush(wmd_segment* seg, int64_t timeout_ms);
 /* Blocks until the daemon applied remote changes after the previous wmd_wait() on this handle
  * (or after wmd_open), or the timeout passed (WMD_ETIMEDOUT). */
 WMD_API int wmd_wait(wmd_segment* seg, int64_t timeout_ms);
 /* A consistent copy of what the daemon publishes. */
 WMD_API int wmd_status(const wmd_segment* seg, wmd_status_info* out);
+/* Changed pages the daemon's last scan could not stamp (0 when every change went out).
+ * Kept out of wmd_status_info so that struct keeps its size. */
+WMD_API int wmd_pending_pages(const wmd_segment* seg, uint64_t* pending_pages);
 
 /* Records this process in the segment's writer registry (pid, start time, mapping), so the
  * daemon can use kernel dirty tracking for it; flags: 0 or WMD_WRITER_KERNEL_TRACKING, which

@@ -24,7 +24,9 @@
  *   flush_request   a client increments it (its ticket is the new value) and wakes it; the
  *                   daemon scans, queues the patches to its peers and then
  *   flush_done      stores the request count it has served and wakes it. A client's flush is
- *                   complete once (int32_t)(flush_done - ticket) >= 0.
+ *                   complete once (int32_t)(flush_done - ticket) >= 0; it failed (a local change
+ *                   is still pending) when flush_pending != 0 and
+ *                   (int32_t)(flush_pending - ticket) >= 0.
  *   remote_applied  the daemon increments it and wakes it whenever it applied remote changes.
  *
  * Status: the daemon is the only writer of `status`; it uses `status.seq` as a seqlock (odd
@@ -75,8 +77,8 @@ typedef struct wmd_ctl_status {
   uint64_t local_seq;
   uint64_t last_sync_unix_ms; /* last time remote changes were applied */
   uint64_t errors;
-  uint32_t peer_count; /* entries of peers[] in use, at most WMD_MAX_PEERS */
-  uint32_t reserved0;
+  uint32_t peer_count;    /* entries of peers[] in use, at most WMD_MAX_PEERS */
+  uint32_t pending_pages; /* changed pages the last scan could not stamp (was reserved, 0) */
   char tracking_mode[WMD_TRACKING_MODE_BYTES];
   char last_error[WMD_LAST_ERROR_BYTES];
   wmd_ctl_peer peers[WMD_MAX_PEERS];
@@ -118,7 +120,9 @@ typedef struct wmd_ctl {
   uint32_t flush_request;
   uint32_t flush_done;
   uint32_t remote_applied;
-  uint32_t reserved2;
+  uint32_t flush_pending; /* the last flush_request value served while local changes stayed
+                           * pending (they could not be stamped); 0: none. Stored before
+                           * flush_done. Was reserved (zero) before wmd 0.2. */
   wmd_ctl_counters counters; /* rest of the doorbell line; written about once a second */
   wmd_ctl_status status;
   wmd_ctl_writer writers[WMD_MAX_WRITERS];

@@ -51,6 +51,7 @@ Patch fragmenting_patch(const std::string& origin) {
 TEST_CASE("a patch refused for a full version pool takes no peer table slot") {
   auto c = table_config(1);
   c.version_pool_blocks = 2;
+  c.max_runs_per_page = 4096;  // the pool, not the run limit, is what this exercises
   Replica r(c, 16384);
   CHECK(r.engine->apply(fragmenting_patch("x")).error() == make_error_code(errc::pool_exhausted));
   CHECK(r.engine->apply(fragmenting_patch("y")).error() == make_error_code(errc::pool_exhausted));
@@ -185,6 +186,80 @@ TEST_CASE("a patch whose bytes all lose to a local write absorbed during apply t
   CHECK(applied->pages_absorbed == 1);
   CHECK(r.read(0, 8) == filled(8, 5));
   CHECK(r.engine->vector_clock().count("b") == 0);
+}
+
+TEST_CASE("a made-up id whose bytes are all overwritten gives its slot back, across restarts") {
+  Replica r(table_config(2), 16384);
+  // Two ghosts fill the table, 8 bytes each (the peer-table exhaustion attack).
+  REQUIRE(r.engine->apply(make_patch("ghost-1", 1, 5, {{0, filled(8, 1)}})).ok());
+  REQUIRE(r.engine->apply(make_patch("ghost-2", 1, 5, {{4096, filled(8, 2)}})).ok());
+  CHECK(r.engine->apply(make_patch("real", 1, 6, {{9000, {3}}})).error() ==
+        make_error_code(errc::peer_table_full));
+  // A local write overwrites ghost-1's bytes: its slot is free for the real peer.
+  r.write(0, filled(8, 7));
+  r.engine->scan();
+  CHECK(r.engine->vector_clock().count("ghost-1") == 0);
+  REQUIRE(r.engine->apply(make_patch("real", 1, 100, {{9000, {3}}})).ok());
+  CHECK(r.engine->vector_clock().count("real") == 1);
+  // A merge overwriting ghost-2's bytes frees its slot too, and the state resumes with it free.
+  REQUIRE(r.engine->merge_page(page_state(1, 5, {{0, 4096, 200, "real"}})).ok());
+  CHECK(r.engine->vector_clock().count("ghost-2") == 0);
+  r.open(16384);
+  REQUIRE(r.engine->apply(make_patch("newcomer", 1, 300, {{12288, {4}}})).ok());
+  CHECK(r.engine->page_versions(1) == std::vector<VersionRun>{{0, 4096, Timestamp{200, "real"}}});
+  CHECK(r.engine->page_versions(3).front().ts == Timestamp{300, "newcomer"});
+  r.open(16384);
+  CHECK(r.engine->recovery_stats().corrupt_pages == 0);
+  CHECK(r.read(12288, 1) == std::vector<std::uint8_t>{4});
+}
+
+TEST_CASE("a slot freed by a kill between the last run going and the release is freed at resume") {
+  // Interned, then no byte stored (a process killed there): the resume finds it owns nothing.
+  Replica r(table_config(1), 16384);
+  REQUIRE(r.engine->apply(make_patch("ghost", 1, 5, {{0, filled(8, 1)}})).ok());
+  REQUIRE(r.engine->apply(make_patch("b", 1, 6, {{0, filled(8, 2)}})).error() ==
+          make_error_code(errc::peer_table_full));
+  r.write(0, filled(8, 9));
+  r.open(16384);  // the ghost still owns its bytes in the stored state: kept
+  CHECK(r.engine->vector_clock().count("ghost") == 1);
+  r.engine->scan();  // now it owns none
+  r.open(16384);
+  REQUIRE(r.engine->apply(make_patch("b", 1, 60, {{100, {2}}})).ok());
+}
+
+TEST_CASE("with members configured, a run of any other id is refused whole") {
+  auto c = table_config(8);
+  c.members = {"b", "c"};
+  Replica r(c, 16384);
+  CHECK(r.engine->apply(make_patch("mallory", 1, 5, {{0, {1}}})).error() ==
+        make_error_code(errc::not_a_member));
+  CHECK(r.engine->merge_page(page_state(0, 1, {{0, 8, 5, "b"}, {8, 4096, 6, "mallory"}})).error() ==
+        make_error_code(errc::not_a_member));
+  CHECK(r.read(0, 1) == std::vector<std::uint8_t>{0});
+  // Made-up ids cannot lock a member out: they never take a slot.
+  for (int n = 0; n < 20; ++n) {
+    CHECK_FALSE(r.engine->apply(make_patch(made_up_id('g', n), 1, 5, {{0, {1}}})).ok());
+  }
+  REQUIRE(r.engine->apply(make_patch("b", 1, 5, {{0, {1}}})).ok());
+  REQUIRE(r.engine->merge_page(page_state(1, 2, {{0, 8, 5, "c"}, {8, 4096, 6, "a"}})).ok());
+  CHECK(r.engine->page_versions(1).front().ts == Timestamp{5, "c"});
+}
+
+TEST_CASE("made-up ids cannot fill the reserve that the writes evicting them need") {
+  Replica r(table_config(16), 16384);  // 17 slots, the last 1 reserved
+  for (int n = 0; n < 15; ++n) {
+    REQUIRE(
+        r.engine->apply(make_patch(made_up_id('g', n), 1, 5, {{std::uint64_t(n) * 8, {1}}})).ok());
+  }
+  CHECK(r.engine->apply(make_patch("g99", 1, 5, {{4096, {1}}})).error() ==
+        make_error_code(errc::peer_table_full));
+  // A real peer that is new here, writing over every byte a ghost owns, takes the reserve...
+  REQUIRE(r.engine->apply(make_patch("real", 1, 9, {{0, filled(8, 2)}})).ok());
+  // ...and the ghost's slot comes back at once, so the reserve is free again.
+  CHECK(r.engine->vector_clock().count("g0") == 0);
+  REQUIRE(r.engine->merge_page(page_state(0, 3, {{0, 4096, 20, "other"}})).ok());
+  CHECK(r.engine->page_versions(0) == std::vector<VersionRun>{{0, 4096, Timestamp{20, "other"}}});
+  CHECK(r.engine->vector_clock().count("real") == 0);
 }
 
 }  // namespace

@@ -120,14 +120,14 @@ TEST_CASE("extreme numeric values round trip") {
 
 TEST_CASE("a Hello of another protocol version decodes its fixed prefix for the refusal") {
   Hello hello = testing::sample_hello();
-  hello.protocol_version = 2;
+  hello.protocol_version = kProtocolVersion + 1;
   std::vector<std::uint8_t> frame = encode(hello);
   frame.push_back(0x99);  // a future version may append fields
   frame[0] += 1;
   Result<Message> decoded = decode_frame(frame, test_limits());
   REQUIRE(decoded.ok());
   const auto& got = std::get<Hello>(*decoded);
-  CHECK(got.protocol_version == 2);
+  CHECK(got.protocol_version == kProtocolVersion + 1);
   CHECK(got.cluster == hello.cluster);
   CHECK(got.peer_id == hello.peer_id);
   CHECK(got.page_size_bytes == hello.page_size_bytes);

@@ -137,6 +137,19 @@ TEST_CASE("flush completion never moves backwards") {
   CHECK(ctl->flush_done == 5);
 }
 
+TEST_CASE("a flush that left changes pending says so before it completes") {
+  ShmName name;
+  auto segment = make_segment(name);
+  CtlView ctl(name.ctl());
+  segment->flush_completed(4);
+  CHECK(ctl->flush_pending == 0);
+  segment->flush_completed(5, /*changes_pending=*/true);
+  CHECK(ctl->flush_pending == 5);  // a client waiting for ticket 4 or 5 reports WMD_EPENDING
+  CHECK(ctl->flush_done == 5);
+  segment->flush_completed(6);
+  CHECK(ctl->flush_pending == 5);  // ticket 6 was served cleanly: 5 - 6 < 0
+}
+
 TEST_CASE("notify_remote_applied bumps the counter and wakes a waiting client") {
   ShmName name;
   auto segment = make_segment(name);
