@@ -79,3 +79,18 @@ def nonzero_bytes(path, chunk=64 * MiB):
             if not block:
                 return total
             total += len(block) - block.count(0)
+
+
+def wait_idle(daemon, timeout_s=300):
+    """Waits until a daemon's periodic stats line (--stats-interval, 5 s in the harness) reports
+    at least 20 scans and no changed page: the daemon has absorbed its workload and runs its
+    timed rounds again. A round that absorbed a large fill holds the next one back (3x its
+    duration), so a fixed sleep can measure a window without any round in it."""
+    pattern = re.compile(r"stats: (\d+) scans, (\d+) pages changed")
+
+    def idle():
+        lines = pattern.findall(daemon.log_text())
+        return bool(lines) and int(lines[-1][0]) >= 20 and int(lines[-1][1]) == 0
+
+    wh.wait_until(idle, timeout_s, f"{daemon.id} idle (stats: >= 20 scans, none changed)",
+                  interval_s=0.5)

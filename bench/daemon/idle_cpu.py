@@ -36,8 +36,7 @@ def measure(h, wmdd_dir, size, seconds, tag, **options):
         writer.stdin.write(f"w 0 {size} 7\n")
         writer.stdin.flush()
         assert writer.stdout.readline().startswith("ok"), "the writer's fill failed"
-        # Let the daemon absorb the fill and settle (workload phase, not synchronisation).
-        time.sleep(12)
+        bc.wait_idle(d)
         start_cpu, start = cpu_seconds(d.pid()), time.monotonic()
         time.sleep(seconds)
         used = cpu_seconds(d.pid()) - start_cpu
