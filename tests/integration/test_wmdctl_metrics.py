@@ -70,7 +70,8 @@ def body(h):
             return None
         s = json.loads(out)
         peers = s["peers"]
-        if not peers or peers[0]["rtt_us"] == 0 or s["counters"]["pages_changed"] < 3:
+        if (not peers or peers[0]["rtt_us"] == 0 or s["counters"]["pages_changed"] < 3
+                or s["clocks"]["lamport"] == 0):
             return None
         return s
 
