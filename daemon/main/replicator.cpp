@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <pthread.h>
+
 #include <boost/asio/post.hpp>
 #include <future>
 
@@ -98,7 +100,10 @@ void Replicator::start() {
     schedule_scan();
     schedule_status();
   });
-  thread_ = std::thread([this] { engine_io_.run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "wmdd-engine");  // for top -H and perf --comm
+    engine_io_.run();
+  });
 }
 
 void Replicator::stop() {

@@ -3,6 +3,7 @@
 // SIGTERM/SIGINT, when it scans one last time, flushes the queues (bounded) and exits 0. A
 // second SIGTERM/SIGINT during that flush ends it at once with exit code 1 (what was still
 // queued is not sent; the replication state is crash-safe and the peers catch up).
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -85,7 +86,10 @@ class FlushDoorbell {
  public:
   FlushDoorbell(wmd::Segment& segment, wmd::daemon::Replicator& replicator)
       : segment_(segment), replicator_(replicator) {
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "wmdd-flush");
+      run();
+    });
   }
   ~FlushDoorbell() {
     stop_ = true;
