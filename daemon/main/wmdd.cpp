@@ -3,6 +3,7 @@
 // SIGTERM/SIGINT, when it scans one last time, flushes the queues (bounded) and exits 0. A
 // second SIGTERM/SIGINT during that flush ends it at once with exit code 1 (what was still
 // queued is not sent; the replication state is crash-safe and the peers catch up).
+#include <malloc.h>
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -507,9 +508,20 @@ int run(const Options& options) {
   }
 }
 
+// Catch-up moves megabytes per step through frame buffers that are freed as soon as they are
+// written. With glibc's defaults those come from mmap() and go back by munmap() (and the heap
+// top is trimmed), so every step faults fresh pages in again: measured on an initial sync of
+// 256 MiB, the sender's network thread spent 0.8-1.9 s of CPU, 0.27 s with the memory kept.
+// Keeping up to 64 MiB of freed heap costs little next to a segment's size.
+void keep_freed_buffers() {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  keep_freed_buffers();
   std::signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> args(argv, argv + argc);
   Options options;
