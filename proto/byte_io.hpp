@@ -74,6 +74,11 @@ class ByteReader {
   bool ok() const noexcept { return error_ == errc::ok; }
   errc error() const noexcept { return error_; }
   std::size_t remaining() const noexcept { return data_.size() - pos_; }
+  std::size_t position() const noexcept { return pos_; }
+  // The bytes read since position() was `mark`. REQUIRES: mark <= position().
+  std::span<const std::uint8_t> consumed_since(std::size_t mark) const noexcept {
+    return data_.subspan(mark, pos_ - mark);
+  }
 
   // Records `e` unless an earlier error is already recorded.
   void fail(errc e) noexcept {

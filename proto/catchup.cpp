@@ -1,5 +1,7 @@
 #include "proto/catchup.hpp"
 
+#include "proto/wire_format.hpp"
+
 #include <algorithm>
 
 namespace wmd::proto {
@@ -118,7 +120,7 @@ std::vector<proto::Digests> chunk_digests(std::uint64_t size_bytes,
 
 std::uint64_t page_state_wire_bytes(const PageState& state) {
   std::uint64_t bytes = 16 + state.bytes.size();
-  for (const auto& run : state.versions) bytes += 32 + run.ts.peer.size();
+  for (const auto& run : state.versions) bytes += kVersionRunBudgetBytes + run.ts.peer.size();
   return bytes;
 }
 

@@ -1,10 +1,12 @@
 // Decoder: frame header and body bytes -> Message, validating every value against Limits
 // before it is used or memory is reserved for it (proto/PROTOCOL.md, "Validation").
+#include <algorithm>
 #include <limits>
 #include <string_view>
 
 #include "proto/byte_io.hpp"
 #include "proto/codec.hpp"
+#include "proto/page_runs.hpp"
 #include "proto/wire_format.hpp"
 
 namespace wmd::proto {
@@ -143,35 +145,27 @@ Result<Message> decode_digests(ByteReader& r, const Limits& limits) {
   return Message{std::move(m)};
 }
 
-// One page's version runs: contiguous from 0, covering exactly the page, adjacent timestamps
-// different, lamport 0 exactly when the peer is the empty id of the zero timestamp.
-Status decode_versions(ByteReader& r, std::uint32_t page_size,
-                       const std::vector<std::string_view>& peers, std::vector<bool>& peer_used,
-                       std::vector<VersionRun>& out) {
-  const std::uint64_t run_count = r.varint();
-  if (!r.ok()) return r.error();
-  if (run_count == 0 || run_count > page_size) return errc::malformed;
-  if (!r.can_hold(run_count, kMinVersionRunBytes)) return r.error();
-  out.reserve(run_count);
-  std::uint32_t position = 0;
-  for (std::uint64_t i = 0; i < run_count; ++i) {
-    const std::uint64_t length = r.varint();
-    const std::uint64_t lamport = r.varint();
+// The frame's timestamp table: lamport deltas from the previous entry and peer references,
+// strictly increasing, never the zero timestamp.
+Status decode_stamps(ByteReader& r, const std::vector<std::string_view>& peers,
+                     std::vector<bool>& peer_used, StampTable& stamps) {
+  const std::uint64_t count = r.varint();
+  if (!r.can_hold(count, kMinStampEntryBytes)) return r.error();
+  stamps.reserve(count);
+  std::uint64_t lamport = 0;
+  std::uint64_t previous_ref = 0;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const std::uint64_t delta = r.varint();
     const std::uint64_t ref = r.varint();
     if (!r.ok()) return r.error();
-    if (length == 0 || length > page_size - position) return errc::malformed;
-    if (ref > peers.size()) return errc::malformed;
-    if ((lamport == 0) != (ref == 0)) return errc::malformed;
-    std::string_view peer = ref == 0 ? std::string_view{} : peers[ref - 1];
-    if (i > 0 && out.back().ts.lamport == lamport && out.back().ts.peer == peer) {
-      return errc::malformed;  // equal neighbours must have been merged
-    }
-    if (ref != 0) peer_used[ref - 1] = true;
-    const auto end = static_cast<std::uint32_t>(position + length);
-    out.push_back(VersionRun{position, end, Timestamp{lamport, std::string(peer)}});
-    position = end;
+    if (ref == 0 || ref > peers.size()) return errc::malformed;
+    if (delta > std::numeric_limits<std::uint64_t>::max() - lamport) return errc::malformed;
+    if (i == 0 ? delta == 0 : delta == 0 && ref <= previous_ref) return errc::malformed;
+    lamport += delta;
+    previous_ref = ref;
+    peer_used[ref - 1] = true;
+    stamps.push_back(Timestamp{lamport, std::string(peers[ref - 1])});
   }
-  if (position != page_size) return errc::malformed;
   return {};
 }
 
@@ -190,12 +184,16 @@ Result<Message> decode_page_states(ByteReader& r, const Limits& limits) {
     peers.push_back(peer);
   }
   std::vector<bool> peer_used(peers.size(), false);
+  StampTable stamps;
+  if (Status s = decode_stamps(r, peers, peer_used, stamps); !s) return s.error();
+  std::vector<bool> stamp_used(stamps.size(), false);
 
   const std::uint64_t page_count = r.varint();
   if (!r.can_hold(page_count, std::size_t{page_size} + kMinPageStateOverheadBytes)) {
     return r.error();
   }
   const std::uint64_t max_pages = max_page_count(limits);
+  std::uint64_t runs_left = limits.max_frame_bytes / kVersionRunBudgetBytes;
   PageStates m;
   m.pages.reserve(page_count);
   for (std::uint64_t i = 0; i < page_count; ++i) {
@@ -205,13 +203,17 @@ Result<Message> decode_page_states(ByteReader& r, const Limits& limits) {
     if (!r.ok()) return r.error();
     if (page.page_index >= max_pages) return errc::beyond_max_size;
     page.bytes.assign(bytes.begin(), bytes.end());
-    if (Status s = decode_versions(r, page_size, peers, peer_used, page.versions); !s) {
+    if (Status s = decode_page_runs(r, page.bytes, stamps, stamp_used, page.versions); !s) {
       return s.error();
     }
+    if (page.versions.size() > runs_left) return errc::malformed;  // more than a sender budgets
+    runs_left -= page.versions.size();
     m.pages.push_back(std::move(page));
   }
-  for (bool used : peer_used) {
-    if (!used) return errc::malformed;  // a table entry nobody references
+  // A table entry nobody references.
+  if (std::find(peer_used.begin(), peer_used.end(), false) != peer_used.end() ||
+      std::find(stamp_used.begin(), stamp_used.end(), false) != stamp_used.end()) {
+    return errc::malformed;
   }
   return Message{std::move(m)};
 }

@@ -7,6 +7,7 @@
 
 #include "proto/byte_io.hpp"
 #include "proto/codec.hpp"
+#include "proto/page_runs.hpp"
 #include "proto/wire_format.hpp"
 
 namespace wmd::proto {
@@ -70,13 +71,22 @@ void encode_body(const Digests& m, ByteWriter& w) {
 }
 
 void encode_body(const PageStates& m, ByteWriter& w) {
-  // Peer table: every distinct non-empty peer id of the frame, sorted, written once.
-  std::vector<std::string_view> peers;
+  // Tables: every distinct non-zero timestamp of the frame, sorted, and the peer ids they
+  // name, sorted; each written once.
+  std::vector<const Timestamp*> seen;
   for (const PageState& page : m.pages) {
     for (const VersionRun& v : page.versions) {
-      if (!v.ts.peer.empty()) peers.emplace_back(v.ts.peer);
+      if (v.ts.lamport != 0) seen.push_back(&v.ts);
     }
   }
+  std::sort(seen.begin(), seen.end(),
+            [](const Timestamp* a, const Timestamp* b) { return *a < *b; });
+  StampTable stamps;
+  for (const Timestamp* ts : seen) {
+    if (stamps.empty() || stamps.back() != *ts) stamps.push_back(*ts);
+  }
+  std::vector<std::string_view> peers;
+  for (const Timestamp& ts : stamps) peers.emplace_back(ts.peer);
   std::sort(peers.begin(), peers.end());
   peers.erase(std::unique(peers.begin(), peers.end()), peers.end());
   w.varint(peers.size());
@@ -85,26 +95,21 @@ void encode_body(const PageStates& m, ByteWriter& w) {
     w.u8(static_cast<std::uint8_t>(p.size()));
     w.bytes(std::span(reinterpret_cast<const std::uint8_t*>(p.data()), p.size()));
   }
+  w.varint(stamps.size());
+  std::uint64_t previous_lamport = 0;
+  for (const Timestamp& ts : stamps) {
+    w.varint(ts.lamport - previous_lamport);
+    auto it = std::lower_bound(peers.begin(), peers.end(), std::string_view(ts.peer));
+    w.varint(static_cast<std::uint64_t>(it - peers.begin()) + 1);
+    previous_lamport = ts.lamport;
+  }
 
   w.varint(m.pages.size());
   for (const PageState& page : m.pages) {
     assert(page.bytes.size() == m.pages.front().bytes.size() && "all pages are one page long");
     w.varint(page.page_index);
     w.bytes(page.bytes);
-    w.varint(page.versions.size());
-    [[maybe_unused]] std::uint32_t previous_end = 0;
-    for (const VersionRun& v : page.versions) {
-      assert(v.start == previous_end && v.end > v.start && "versions must be contiguous");
-      w.varint(v.end - v.start);
-      w.varint(v.ts.lamport);
-      std::uint64_t ref = 0;  // 0 = the empty peer id of the zero timestamp
-      if (!v.ts.peer.empty()) {
-        auto it = std::lower_bound(peers.begin(), peers.end(), std::string_view(v.ts.peer));
-        ref = static_cast<std::uint64_t>(it - peers.begin()) + 1;
-      }
-      w.varint(ref);
-      previous_end = v.end;
-    }
+    encode_page_runs(page.bytes, page.versions, stamps, w);
   }
 }
 

@@ -12,7 +12,8 @@
 
 namespace wmd::proto {
 
-inline constexpr std::uint16_t kProtocolVersion = 2;  // 2: timestamps are HLC values
+// 2: timestamps are HLC values; 3: page states name a frame table of timestamps, sparse runs.
+inline constexpr std::uint16_t kProtocolVersion = 3;
 inline constexpr std::uint32_t kDefaultMaxFrameBytes = 16 * 1024 * 1024;
 inline constexpr std::uint32_t kMinMaxFrameBytes = 64 * 1024;
 inline constexpr std::size_t kMaxClusterNameBytes = 64;

@@ -18,8 +18,14 @@ inline constexpr std::size_t kMinClockEntryBytes = 3;   // u8 length, >= 1 id by
 inline constexpr std::size_t kMinPatchRunBytes = 3;     // varint gap, varint length, >= 1 byte
 inline constexpr std::size_t kMinDigestEntryBytes = 9;  // varint index delta, u64 digest
 inline constexpr std::size_t kMinPeerEntryBytes = 2;    // u8 length, >= 1 id byte
-inline constexpr std::size_t kMinVersionRunBytes = 3;   // varint length, lamport, peer ref
+inline constexpr std::size_t kMinStampEntryBytes = 2;   // varint lamport delta, peer ref
+inline constexpr std::size_t kMinWireRunBytes = 2;      // varint length and flag, stamp ref
+// What a sender counts a version run (as the engine keeps it: sparse runs expanded) at when it
+// fills a PageStates frame to its --max-frame. A receiver refuses a frame describing more
+// than max_frame_bytes / this many runs: honest frames never do, and it bounds what decoding
+// a frame can allocate (a sparse run of a few wire bytes can stand for a page of runs).
+inline constexpr std::size_t kVersionRunBudgetBytes = 32;
 // A page state: varint index, the page bytes, varint run count, at least one run.
-inline constexpr std::size_t kMinPageStateOverheadBytes = 2 + kMinVersionRunBytes;
+inline constexpr std::size_t kMinPageStateOverheadBytes = 2 + kMinWireRunBytes;
 
 }  // namespace wmd::proto

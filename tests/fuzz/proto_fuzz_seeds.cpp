@@ -42,6 +42,11 @@ std::vector<Message> seed_messages() {
   page.page_index = 9;
   page.versions = {{0, fuzz::kFuzzPageBytes, {7, "node-a"}}};
   states.pages.push_back(page);
+  // Fresh data over a zero page: its never-written zero bytes make the run sparse on the wire.
+  page.page_index = 11;
+  page.bytes[9] = 0;
+  page.versions = {{0, 9, {8, "b"}}, {9, 10, {0, ""}}, {10, fuzz::kFuzzPageBytes, {8, "b"}}};
+  states.pages.push_back(page);
 
   return {hello,  patch,          Growth{65536},        digests,
           states, CatchupDone{2}, Heartbeat{77, false}, Error{17, "cluster differs"}};

@@ -5,7 +5,7 @@ Only what the tests need; the real codec is proto/."""
 import struct
 
 HELLO, PATCH, GROWTH, DIGESTS, PAGE_STATES, CATCHUP_DONE, HEARTBEAT, ERROR = range(1, 9)
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 
 
 def varint(v):
@@ -96,10 +96,13 @@ def read_varint(data, pos):
 
 
 def parse_page_states(body, page_size):
-    """{page_index: page bytes} of a PageStates body (version runs skipped)."""
+    """{page_index: page bytes} of a PageStates body (tables and version runs skipped)."""
     count, pos = read_varint(body, 0)
     for _ in range(count):
         pos += 1 + body[pos]
+    count, pos = read_varint(body, pos)
+    for _ in range(2 * count):
+        _, pos = read_varint(body, pos)
     pages = {}
     count, pos = read_varint(body, pos)
     for _ in range(count):
@@ -107,7 +110,7 @@ def parse_page_states(body, page_size):
         pages[index] = body[pos : pos + page_size]
         pos += page_size
         runs, pos = read_varint(body, pos)
-        for _ in range(3 * runs):
+        for _ in range(2 * runs):
             _, pos = read_varint(body, pos)
     return pages
 
@@ -133,14 +136,45 @@ def parse_patch(body):
     return origin, runs
 
 
+def wire_runs(data, runs):
+    """The canonical wire runs (length, sparse, timestamp) of one page (PROTOCOL.md 3.5): a run
+    of timestamp T with non-zero bytes swallows each following (never-written zero bytes, run of
+    T with non-zero bytes) pair."""
+    spans, start = [], 0
+    for length, lamport, peer in runs:
+        spans.append((start, start + length, (lamport, peer)))
+        start += length
+    zero = (0, "")
+    out, i = [], 0
+    while i < len(spans):
+        begin, end, ts = spans[i]
+        j, sparse = i + 1, False
+        if ts != zero and 0 not in data[begin:end]:
+            while (j + 1 < len(spans) and spans[j][2] == zero
+                   and not any(data[spans[j][0]:spans[j][1]]) and spans[j + 1][2] == ts
+                   and 0 not in data[spans[j + 1][0]:spans[j + 1][1]]):
+                end, j, sparse = spans[j + 1][1], j + 2, True
+        out.append((end - begin, sparse, ts))
+        i = j
+    return out
+
+
 def page_states(pages):
     """pages: list of (page_index, page bytes, runs) with runs a list of (length, lamport, peer
     id or "" for the zero timestamp), canonical (see PROTOCOL.md 3.5)."""
-    peers = sorted({peer for _, _, runs in pages for _, _, peer in runs if peer})
-    ref = {peer: i + 1 for i, peer in enumerate(peers)}
-    body = varint(len(peers)) + b"".join(short_string(p) for p in peers) + varint(len(pages))
+    stamps = sorted({(lamport, peer) for _, _, runs in pages for _, lamport, peer in runs if peer})
+    peers = sorted({peer for _, peer in stamps})
+    peer_ref = {peer: i + 1 for i, peer in enumerate(peers)}
+    stamp_ref = {ts: i + 1 for i, ts in enumerate(stamps)}
+    body = varint(len(peers)) + b"".join(short_string(p) for p in peers) + varint(len(stamps))
+    previous = 0
+    for lamport, peer in stamps:
+        body += varint(lamport - previous) + varint(peer_ref[peer])
+        previous = lamport
+    body += varint(len(pages))
     for index, data, runs in pages:
-        body += varint(index) + data + varint(len(runs))
-        for length, lamport, peer in runs:
-            body += varint(length) + varint(lamport) + varint(ref.get(peer, 0))
+        wire = wire_runs(data, runs)
+        body += varint(index) + data + varint(len(wire))
+        for length, sparse, ts in wire:
+            body += varint(length << 1 | int(sparse)) + varint(stamp_ref.get(ts, 0))
     return frame(PAGE_STATES, body)

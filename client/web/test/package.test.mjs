@@ -42,7 +42,7 @@ test('every message type survives encodeFrame and decodeFrame unchanged', () => 
   const limits = { pageSize: 4096, maxSize: 1 << 20 };
   const page = new Uint8Array(4096).fill(7);
   const messages = [
-    { type: 'hello', protocolVersion: 2, cluster: 'c', peerId: 'tab-1', pageSize: 4096, size: 65536, lamport: 9, clock: { 'tab-1': 3, x: 1 } },
+    { type: 'hello', protocolVersion: 3, cluster: 'c', peerId: 'tab-1', pageSize: 4096, size: 65536, lamport: 9, clock: { 'tab-1': 3, x: 1 } },
     { type: 'patch', origin: 'tab-1', seq: 2, lamport: 9, runs: [{ offset: 10, bytes: Uint8Array.of(1, 2) }, { offset: 5000, bytes: Uint8Array.of(3) }] },
     { type: 'growth', size: 131072 },
     { type: 'digests', size: 65536, last: true, replyRequested: true, digests: [{ page: 0, digest: '00000000000000ff' }, { page: 3, digest: 'ffffffffffffffff' }] },

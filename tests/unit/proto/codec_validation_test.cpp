@@ -6,6 +6,7 @@
 
 #include "proto/byte_io.hpp"
 #include "proto/codec.hpp"
+#include "proto/wire_format.hpp"
 #include "tests/unit/proto/sample_messages.hpp"
 
 namespace wmd::proto {
@@ -319,37 +320,110 @@ TEST_CASE("page states: version runs must be canonical") {
   // Not covering the page, or past its end.
   CHECK(error_of(with_versions({{0, page - 1, {2, "b"}}})) == errc::malformed);
   CHECK(error_of(with_versions({{0, 10, {2, "b"}}, {10, page + 1, {3, "b"}}})) == errc::malformed);
-  // The zero timestamp is exactly {0, ""}.
-  CHECK(error_of(with_versions({{0, page, {0, "b"}}})) == errc::malformed);
-  CHECK(error_of(with_versions({{0, page, {5, ""}}})) == errc::malformed);
   // No runs at all (a second page keeps the frame long enough to hold two page states).
   PageStates no_runs = with_versions({});
   no_runs.pages.push_back(testing::sample_page(2));
   CHECK(error_of(no_runs) == errc::malformed);
 }
 
-TEST_CASE("page states: the peer table is sorted, unique, used, and referenced in range") {
-  std::vector<std::uint8_t> page_bytes(kTestPageBytes, 7);
-  auto body = [&](const std::vector<std::string>& peers, std::uint64_t ref) {
-    return [=](ByteWriter& w) {
-      w.varint(peers.size());
-      for (const auto& p : peers) write_id(w, p);
-      w.varint(1);  // one page
-      w.varint(0);  // index 0
-      w.bytes(page_bytes);
-      w.varint(1);  // one run covering the page
-      w.varint(kTestPageBytes);
-      w.varint(ref == 0 ? 0 : 9);
-      w.varint(ref);
-    };
+// A PageStates body by hand: tables, then one page of `fill` bytes with the given wire runs.
+struct StampEntry {
+  std::uint64_t delta = 0;
+  std::uint64_t peer_ref = 0;
+};
+struct WireRunSpec {
+  std::uint64_t length = 0;
+  bool sparse = false;
+  std::uint64_t stamp_ref = 0;
+};
+std::function<void(ByteWriter&)> page_states_body(std::vector<std::string> peers,
+                                                  std::vector<StampEntry> stamps,
+                                                  std::vector<WireRunSpec> runs,
+                                                  std::vector<std::uint8_t> page_bytes) {
+  return [=](ByteWriter& w) {
+    w.varint(peers.size());
+    for (const auto& p : peers) write_id(w, p);
+    w.varint(stamps.size());
+    for (const auto& s : stamps) {
+      w.varint(s.delta);
+      w.varint(s.peer_ref);
+    }
+    w.varint(1);  // one page
+    w.varint(0);  // index 0
+    w.bytes(page_bytes);
+    w.varint(runs.size());
+    for (const auto& r : runs) {
+      w.varint(r.length << 1 | (r.sparse ? 1 : 0));
+      w.varint(r.stamp_ref);
+    }
   };
-  CHECK(error_of_body(MessageType::page_states, body({"a"}, 1)) == kOk);
-  CHECK(error_of_body(MessageType::page_states, body({}, 0)) == kOk);
-  CHECK(error_of_body(MessageType::page_states, body({"a"}, 2)) == errc::malformed);
-  CHECK(error_of_body(MessageType::page_states, body({"a", "b"}, 1)) == errc::malformed);  // unused
-  CHECK(error_of_body(MessageType::page_states, body({"b", "a"}, 1)) == errc::malformed);
-  CHECK(error_of_body(MessageType::page_states, body({"a", "a"}, 1)) == errc::malformed);
-  CHECK(error_of_body(MessageType::page_states, body({"a"}, 0)) == errc::malformed);  // unused
+}
+
+TEST_CASE("page states: the peer and timestamp tables are sorted, unique, used, in range") {
+  const std::vector<std::uint8_t> sevens(kTestPageBytes, 7);
+  const std::uint64_t page = kTestPageBytes;
+  auto error = [&](std::vector<std::string> peers, std::vector<StampEntry> stamps,
+                   std::vector<WireRunSpec> runs) {
+    return error_of_body(MessageType::page_states, page_states_body(peers, stamps, runs, sevens));
+  };
+  CHECK(error({"a"}, {{9, 1}}, {{page, false, 1}}) == kOk);
+  CHECK(error({}, {}, {{page, false, 0}}) == kOk);
+  CHECK(error({"a", "b"}, {{9, 2}, {0, 1}}, {{10, false, 1}, {page - 10, false, 2}}) ==
+        errc::malformed);  // unsorted
+  CHECK(error({"a", "b"}, {{9, 1}, {0, 2}}, {{10, false, 1}, {page - 10, false, 2}}) == kOk);
+  CHECK(error({"a"}, {{9, 1}, {0, 1}}, {{10, false, 1}, {page - 10, false, 2}}) ==
+        errc::malformed);                                                // a duplicate timestamp
+  CHECK(error({"a"}, {{9, 1}}, {{page, false, 2}}) == errc::malformed);  // run ref beyond
+  CHECK(error({"a", "b"}, {{9, 1}}, {{page, false, 1}}) == errc::malformed);  // unused peer
+  CHECK(error({"b", "a"}, {{9, 1}}, {{page, false, 1}}) == errc::malformed);
+  CHECK(error({"a", "a"}, {{9, 1}}, {{page, false, 1}}) == errc::malformed);
+  CHECK(error({"a"}, {}, {{page, false, 0}}) == errc::malformed);        // unused peer
+  CHECK(error({"a"}, {{9, 1}}, {{page, false, 0}}) == errc::malformed);  // unused timestamp
+  CHECK(error({"a"}, {{0, 1}}, {{page, false, 1}}) == errc::malformed);  // lamport 0
+  CHECK(error({"a"}, {{9, 0}}, {{page, false, 1}}) == errc::malformed);  // no peer
+  CHECK(error({"a"}, {{9, 2}}, {{page, false, 1}}) == errc::malformed);  // peer ref beyond
+  CHECK(error({"a"}, {{~std::uint64_t{0}, 1}, {1, 1}}, {{10, false, 1}, {page - 10, false, 2}}) ==
+        errc::malformed);  // lamport overflows
+}
+
+TEST_CASE("page states: sparse runs are the only form of stretches broken by blank bytes") {
+  const std::uint64_t page = kTestPageBytes;
+  std::vector<std::uint8_t> gapped(kTestPageBytes, 7);
+  gapped[10] = 0;  // one never-written zero byte inside data of one timestamp
+  auto error = [&](std::vector<WireRunSpec> runs, const std::vector<std::uint8_t>& bytes) {
+    return error_of_body(MessageType::page_states, page_states_body({"a"}, {{9, 1}}, runs, bytes));
+  };
+  CHECK(error({{page, true, 1}}, gapped) == kOk);
+  // The same state spelled as three plain runs is not the canonical form.
+  CHECK(error({{10, false, 1}, {1, false, 0}, {page - 11, false, 1}}, gapped) == errc::malformed);
+  // Sparse without a zero byte, sparse with the zero timestamp, sparse starting on a blank.
+  CHECK(error({{page, true, 1}}, std::vector<std::uint8_t>(kTestPageBytes, 7)) == errc::malformed);
+  CHECK(error_of_body(MessageType::page_states,
+                      page_states_body({}, {}, {{page, true, 0}}, gapped)) == errc::malformed);
+  std::vector<std::uint8_t> leading = gapped;
+  leading[0] = 0;
+  CHECK(error({{page, true, 1}}, leading) == errc::malformed);
+  CHECK(error({{1, false, 0}, {page - 1, true, 1}}, leading) == kOk);
+  // A sparse run can stand for a page of one-byte runs: a frame may describe no more runs than
+  // a sender budgets for its frame size (kVersionRunBudgetBytes each).
+  std::vector<std::uint8_t> alternating(kTestPageBytes, 7);
+  for (std::size_t i = 1; i < alternating.size(); i += 2) alternating[i] = 0;
+  const auto one_page =
+      page_states_body({"a"}, {{9, 1}}, {{page - 1, true, 1}, {1, false, 0}}, alternating);
+  CHECK(error_of_body(MessageType::page_states, one_page) == kOk);
+  Limits small = test_limits();
+  small.max_frame_bytes = static_cast<std::uint32_t>(kTestPageBytes * kVersionRunBudgetBytes - 1);
+  CHECK(error_of_body(MessageType::page_states, one_page, small) == errc::malformed);
+  small.max_frame_bytes += 1;
+  CHECK(error_of_body(MessageType::page_states, one_page, small) == kOk);
+  // A written zero byte (timestamp a) cannot hide in a sparse run: plain runs it is.
+  PageStates states;
+  states.pages = {testing::sample_page(1)};
+  states.pages[0].bytes = gapped;
+  states.pages[0].versions = {{0, kTestPageBytes, {9, "a"}}};
+  auto decoded = decode_frame(encode(states), test_limits());
+  REQUIRE(decoded.ok());
+  CHECK(std::get<PageStates>(decoded.value()) == states);
 }
 
 TEST_CASE("heartbeat and error: booleans are 0 or 1, error text is bounded") {

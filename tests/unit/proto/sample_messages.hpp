@@ -67,9 +67,27 @@ inline PageState sample_page(std::uint64_t index) {
   return page;
 }
 
+// Data of one timestamp written over a zero page: its zero bytes (every 64th here) were never
+// written and keep the zero timestamp. On the wire, one sparse run.
+inline PageState sample_sparse_page(std::uint64_t index) {
+  PageState page;
+  page.page_index = index;
+  page.bytes.assign(kTestPageBytes, 0x5a);
+  const Timestamp written{3, "node-a"};
+  std::uint32_t start = 0;
+  for (std::uint32_t zero = 40; zero < kTestPageBytes; zero += 64) {
+    page.bytes[zero] = 0;
+    page.versions.push_back({start, zero, written});
+    page.versions.push_back({zero, zero + 1, {}});
+    start = zero + 1;
+  }
+  if (start < kTestPageBytes) page.versions.push_back({start, kTestPageBytes, written});
+  return page;
+}
+
 inline PageStates sample_page_states() {
   PageStates m;
-  m.pages = {sample_page(0), sample_page(3)};
+  m.pages = {sample_page(0), sample_page(3), sample_sparse_page(4)};
   m.pages[1].versions = {{0, kTestPageBytes, {1, "node-c"}}};
   return m;
 }

@@ -1,0 +1,149 @@
+#include "proto/page_runs.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+
+#include "proto/wire_format.hpp"
+
+namespace wmd::proto {
+namespace {
+
+// One run of the wire form: `length` bytes of `ts`; sparse: except the zero bytes among them,
+// which have the zero timestamp.
+struct WireRun {
+  std::uint32_t length = 0;
+  bool sparse = false;
+  const Timestamp* ts = nullptr;
+};
+
+bool is_zero_stamp(const Timestamp& ts) {
+  return ts.lamport == 0;
+}
+
+bool all_zero(std::span<const std::uint8_t> bytes, const VersionRun& run) {
+  const std::uint8_t* p = bytes.data() + run.start;
+  return std::all_of(p, p + (run.end - run.start), [](std::uint8_t b) { return b == 0; });
+}
+
+bool no_zero(std::span<const std::uint8_t> bytes, const VersionRun& run) {
+  return std::memchr(bytes.data() + run.start, 0, run.end - run.start) == nullptr;
+}
+
+// Greedy, hence unique: a run of timestamp T whose bytes are all non-zero swallows each
+// following pair (never-written zero bytes, run of T with non-zero bytes).
+void to_wire_runs(std::span<const std::uint8_t> bytes, std::span<const VersionRun> versions,
+                  std::vector<WireRun>& out) {
+  out.clear();
+  std::size_t i = 0;
+  while (i < versions.size()) {
+    const VersionRun& first = versions[i];
+    std::uint32_t end = first.end;
+    std::size_t next = i + 1;
+    bool sparse = false;
+    if (!is_zero_stamp(first.ts) && no_zero(bytes, first)) {
+      while (next + 1 < versions.size() && is_zero_stamp(versions[next].ts) &&
+             all_zero(bytes, versions[next]) && versions[next + 1].ts == first.ts &&
+             no_zero(bytes, versions[next + 1])) {
+        end = versions[next + 1].end;
+        next += 2;
+        sparse = true;
+      }
+    }
+    out.push_back(WireRun{end - first.start, sparse, &first.ts});
+    i = next;
+  }
+}
+
+std::uint64_t stamp_ref(const StampTable& stamps, const Timestamp& ts) {
+  if (is_zero_stamp(ts)) return 0;
+  auto it = std::lower_bound(stamps.begin(), stamps.end(), ts);
+  assert(it != stamps.end() && *it == ts && "every timestamp is in the table");
+  return static_cast<std::uint64_t>(it - stamps.begin()) + 1;
+}
+
+void write_runs(const std::vector<WireRun>& runs, const StampTable& stamps, ByteWriter& w) {
+  w.varint(runs.size());
+  for (const WireRun& run : runs) {
+    w.varint(std::uint64_t{run.length} << 1 | (run.sparse ? 1 : 0));
+    w.varint(stamp_ref(stamps, *run.ts));
+  }
+}
+
+// Appends [start, end) of ts, merged into the last run when that has the same timestamp.
+void append(std::vector<VersionRun>& out, std::uint32_t start, std::uint32_t end,
+            const Timestamp& ts) {
+  if (!out.empty() && out.back().ts == ts) {
+    out.back().end = end;
+    return;
+  }
+  out.push_back(VersionRun{start, end, ts});
+}
+
+// A sparse run's pieces: the zero bytes get the zero timestamp, the others ts.
+void append_sparse(std::span<const std::uint8_t> bytes, std::uint32_t start, std::uint32_t end,
+                   const Timestamp& ts, std::vector<VersionRun>& out) {
+  static const Timestamp kZero{};
+  std::uint32_t piece = start;
+  while (piece < end) {
+    const bool zero = bytes[piece] == 0;
+    std::uint32_t piece_end = piece + 1;
+    while (piece_end < end && (bytes[piece_end] == 0) == zero) ++piece_end;
+    append(out, piece, piece_end, zero ? kZero : ts);
+    piece = piece_end;
+  }
+}
+
+}  // namespace
+
+void encode_page_runs(std::span<const std::uint8_t> bytes, std::span<const VersionRun> versions,
+                      const StampTable& stamps, ByteWriter& w) {
+  std::vector<WireRun> runs;
+  to_wire_runs(bytes, versions, runs);
+  write_runs(runs, stamps, w);
+}
+
+Status decode_page_runs(ByteReader& r, std::span<const std::uint8_t> bytes,
+                        const StampTable& stamps, std::vector<bool>& stamp_used,
+                        std::vector<VersionRun>& out) {
+  static const Timestamp kZero{};
+  const auto page_size = static_cast<std::uint32_t>(bytes.size());
+  const std::size_t mark = r.position();
+  const std::uint64_t run_count = r.varint();
+  if (!r.ok()) return r.error();
+  if (run_count == 0 || run_count > page_size) return errc::malformed;
+  if (!r.can_hold(run_count, kMinWireRunBytes)) return r.error();
+  out.clear();
+  std::uint32_t position = 0;
+  for (std::uint64_t i = 0; i < run_count; ++i) {
+    const std::uint64_t head = r.varint();
+    const std::uint64_t ref = r.varint();
+    if (!r.ok()) return r.error();
+    const std::uint64_t length = head >> 1;
+    const bool sparse = (head & 1) != 0;
+    if (length == 0 || length > page_size - position) return errc::malformed;
+    if (ref > stamps.size() || (sparse && ref == 0)) return errc::malformed;
+    const auto end = static_cast<std::uint32_t>(position + length);
+    const Timestamp& ts = ref == 0 ? kZero : stamps[ref - 1];
+    if (ref != 0) stamp_used[ref - 1] = true;
+    if (sparse) {
+      append_sparse(bytes, position, end, ts, out);
+    } else {
+      append(out, position, end, ts);
+    }
+    position = end;
+  }
+  if (position != page_size) return errc::malformed;
+  // One wire form per state: what we read must be what the encoder writes for what we got.
+  std::vector<std::uint8_t> canonical;
+  ByteWriter w(canonical);
+  encode_page_runs(bytes, out, stamps, w);
+  const auto read = r.consumed_since(mark);
+  if (canonical.size() != read.size() ||
+      std::memcmp(canonical.data(), read.data(), read.size()) != 0) {
+    return errc::malformed;
+  }
+  return {};
+}
+
+}  // namespace wmd::proto
