@@ -194,6 +194,7 @@ Result<Message> decode_page_states(ByteReader& r, const Limits& limits) {
   }
   const std::uint64_t max_pages = max_page_count(limits);
   std::uint64_t runs_left = limits.max_frame_bytes / kVersionRunBudgetBytes;
+  PageRunsScratch scratch;
   PageStates m;
   m.pages.reserve(page_count);
   for (std::uint64_t i = 0; i < page_count; ++i) {
@@ -203,7 +204,7 @@ Result<Message> decode_page_states(ByteReader& r, const Limits& limits) {
     if (!r.ok()) return r.error();
     if (page.page_index >= max_pages) return errc::beyond_max_size;
     page.bytes.assign(bytes.begin(), bytes.end());
-    if (Status s = decode_page_runs(r, page.bytes, stamps, stamp_used, page.versions); !s) {
+    if (Status s = decode_page_runs(r, page.bytes, stamps, stamp_used, scratch, page.versions); !s) {
       return s.error();
     }
     if (page.versions.size() > runs_left) return errc::malformed;  // more than a sender budgets

@@ -76,7 +76,8 @@ void encode_body(const PageStates& m, ByteWriter& w) {
   std::vector<const Timestamp*> seen;
   for (const PageState& page : m.pages) {
     for (const VersionRun& v : page.versions) {
-      if (v.ts.lamport != 0) seen.push_back(&v.ts);
+      // Most runs repeat the timestamp before the last zero stretch: skip those early.
+      if (v.ts.lamport != 0 && (seen.empty() || *seen.back() != v.ts)) seen.push_back(&v.ts);
     }
   }
   std::sort(seen.begin(), seen.end(),

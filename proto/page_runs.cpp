@@ -9,14 +9,6 @@
 namespace wmd::proto {
 namespace {
 
-// One run of the wire form: `length` bytes of `ts`; sparse: except the zero bytes among them,
-// which have the zero timestamp.
-struct WireRun {
-  std::uint32_t length = 0;
-  bool sparse = false;
-  const Timestamp* ts = nullptr;
-};
-
 bool is_zero_stamp(const Timestamp& ts) {
   return ts.lamport == 0;
 }
@@ -30,11 +22,12 @@ bool no_zero(std::span<const std::uint8_t> bytes, const VersionRun& run) {
   return std::memchr(bytes.data() + run.start, 0, run.end - run.start) == nullptr;
 }
 
-// Greedy, hence unique: a run of timestamp T whose bytes are all non-zero swallows each
-// following pair (never-written zero bytes, run of T with non-zero bytes).
-void to_wire_runs(std::span<const std::uint8_t> bytes, std::span<const VersionRun> versions,
-                  std::vector<WireRun>& out) {
-  out.clear();
+// Calls emit(length, sparse, ts) for each run of the wire form, in order. Greedy, hence
+// unique: a run of timestamp T whose bytes are all non-zero swallows each following pair
+// (never-written zero bytes, run of T with non-zero bytes); sparse when it swallowed any.
+template <typename Emit>
+void for_each_wire_run(std::span<const std::uint8_t> bytes, std::span<const VersionRun> versions,
+                       Emit&& emit) {
   std::size_t i = 0;
   while (i < versions.size()) {
     const VersionRun& first = versions[i];
@@ -50,7 +43,7 @@ void to_wire_runs(std::span<const std::uint8_t> bytes, std::span<const VersionRu
         sparse = true;
       }
     }
-    out.push_back(WireRun{end - first.start, sparse, &first.ts});
+    emit(end - first.start, sparse, first.ts);
     i = next;
   }
 }
@@ -60,14 +53,6 @@ std::uint64_t stamp_ref(const StampTable& stamps, const Timestamp& ts) {
   auto it = std::lower_bound(stamps.begin(), stamps.end(), ts);
   assert(it != stamps.end() && *it == ts && "every timestamp is in the table");
   return static_cast<std::uint64_t>(it - stamps.begin()) + 1;
-}
-
-void write_runs(const std::vector<WireRun>& runs, const StampTable& stamps, ByteWriter& w) {
-  w.varint(runs.size());
-  for (const WireRun& run : runs) {
-    w.varint(std::uint64_t{run.length} << 1 | (run.sparse ? 1 : 0));
-    w.varint(stamp_ref(stamps, *run.ts));
-  }
 }
 
 // Appends [start, end) of ts, merged into the last run when that has the same timestamp.
@@ -80,17 +65,22 @@ void append(std::vector<VersionRun>& out, std::uint32_t start, std::uint32_t end
   out.push_back(VersionRun{start, end, ts});
 }
 
-// A sparse run's pieces: the zero bytes get the zero timestamp, the others ts.
+// A sparse run's pieces: the zero bytes get the zero timestamp, the others ts. Zero bytes are
+// the rare ones in the data this is for: memchr finds each.
 void append_sparse(std::span<const std::uint8_t> bytes, std::uint32_t start, std::uint32_t end,
                    const Timestamp& ts, std::vector<VersionRun>& out) {
   static const Timestamp kZero{};
   std::uint32_t piece = start;
   while (piece < end) {
-    const bool zero = bytes[piece] == 0;
-    std::uint32_t piece_end = piece + 1;
-    while (piece_end < end && (bytes[piece_end] == 0) == zero) ++piece_end;
-    append(out, piece, piece_end, zero ? kZero : ts);
-    piece = piece_end;
+    const auto* zero =
+        static_cast<const std::uint8_t*>(std::memchr(bytes.data() + piece, 0, end - piece));
+    const std::uint32_t data_end =
+        zero == nullptr ? end : static_cast<std::uint32_t>(zero - bytes.data());
+    if (data_end > piece) append(out, piece, data_end, ts);
+    std::uint32_t zeros_end = data_end;
+    while (zeros_end < end && bytes[zeros_end] == 0) ++zeros_end;
+    if (zeros_end > data_end) append(out, data_end, zeros_end, kZero);
+    piece = zeros_end;
   }
 }
 
@@ -98,14 +88,18 @@ void append_sparse(std::span<const std::uint8_t> bytes, std::uint32_t start, std
 
 void encode_page_runs(std::span<const std::uint8_t> bytes, std::span<const VersionRun> versions,
                       const StampTable& stamps, ByteWriter& w) {
-  std::vector<WireRun> runs;
-  to_wire_runs(bytes, versions, runs);
-  write_runs(runs, stamps, w);
+  std::uint64_t count = 0;
+  for_each_wire_run(bytes, versions, [&count](std::uint32_t, bool, const Timestamp&) { ++count; });
+  w.varint(count);
+  for_each_wire_run(bytes, versions, [&](std::uint32_t length, bool sparse, const Timestamp& ts) {
+    w.varint(std::uint64_t{length} << 1 | (sparse ? 1 : 0));
+    w.varint(stamp_ref(stamps, ts));
+  });
 }
 
 Status decode_page_runs(ByteReader& r, std::span<const std::uint8_t> bytes,
                         const StampTable& stamps, std::vector<bool>& stamp_used,
-                        std::vector<VersionRun>& out) {
+                        PageRunsScratch& scratch, std::vector<VersionRun>& out) {
   static const Timestamp kZero{};
   const auto page_size = static_cast<std::uint32_t>(bytes.size());
   const std::size_t mark = r.position();
@@ -113,7 +107,8 @@ Status decode_page_runs(ByteReader& r, std::span<const std::uint8_t> bytes,
   if (!r.ok()) return r.error();
   if (run_count == 0 || run_count > page_size) return errc::malformed;
   if (!r.can_hold(run_count, kMinWireRunBytes)) return r.error();
-  out.clear();
+  std::vector<VersionRun>& versions = scratch.versions;
+  versions.clear();
   std::uint32_t position = 0;
   for (std::uint64_t i = 0; i < run_count; ++i) {
     const std::uint64_t head = r.varint();
@@ -127,22 +122,24 @@ Status decode_page_runs(ByteReader& r, std::span<const std::uint8_t> bytes,
     const Timestamp& ts = ref == 0 ? kZero : stamps[ref - 1];
     if (ref != 0) stamp_used[ref - 1] = true;
     if (sparse) {
-      append_sparse(bytes, position, end, ts, out);
+      append_sparse(bytes, position, end, ts, versions);
     } else {
-      append(out, position, end, ts);
+      append(versions, position, end, ts);
     }
     position = end;
   }
   if (position != page_size) return errc::malformed;
   // One wire form per state: what we read must be what the encoder writes for what we got.
-  std::vector<std::uint8_t> canonical;
+  std::vector<std::uint8_t>& canonical = scratch.encoded;
+  canonical.clear();
   ByteWriter w(canonical);
-  encode_page_runs(bytes, out, stamps, w);
+  encode_page_runs(bytes, versions, stamps, w);
   const auto read = r.consumed_since(mark);
   if (canonical.size() != read.size() ||
       std::memcmp(canonical.data(), read.data(), read.size()) != 0) {
     return errc::malformed;
   }
+  out.assign(versions.begin(), versions.end());
   return {};
 }
 

@@ -28,12 +28,19 @@ using StampTable = std::vector<Timestamp>;
 void encode_page_runs(std::span<const std::uint8_t> bytes, std::span<const VersionRun> versions,
                       const StampTable& stamps, ByteWriter& w);
 
-// Reads one page's run count and runs into `out` (cleared first), marking the table entries they
+// Buffers decode_page_runs reuses from page to page (one per frame, say), so that a page costs
+// one allocation: its versions, at their exact size.
+struct PageRunsScratch {
+  std::vector<VersionRun> versions;
+  std::vector<std::uint8_t> encoded;
+};
+
+// Reads one page's run count and runs into `out` (replaced), marking the table entries they
 // name in stamp_used (same size as stamps). Errors: truncated, malformed (a reference beyond the
 // table, a run past the page or not covering it, a zero-timestamp sparse run, or any form
 // other than the encoder's for the decoded state).
 Status decode_page_runs(ByteReader& r, std::span<const std::uint8_t> bytes,
                         const StampTable& stamps, std::vector<bool>& stamp_used,
-                        std::vector<VersionRun>& out);
+                        PageRunsScratch& scratch, std::vector<VersionRun>& out);
 
 }  // namespace wmd::proto
