@@ -56,6 +56,21 @@ std::vector<CatchupSend> CatchupSession::start_round(const DigestSet& theirs) {
   return sends;
 }
 
+std::vector<CatchupSend> CatchupSession::owe_pages(const std::vector<std::uint64_t>& pages) {
+  if (pages.empty()) return {};
+  if (done_sent_) {  // no round running: one of the owed pages alone
+    pages_.start({});
+    ++round_;
+    done_sent_ = false;
+    round_pages_sent_ = 0;
+    round_bytes_sent_ = 0;
+  }
+  pages_.owe(pages);
+  std::vector<CatchupSend> sends;
+  while (auto step = next_step()) sends.push_back(std::move(*step));
+  return sends;
+}
+
 std::vector<CatchupSend> CatchupSession::written(CatchupSend::Kind kind) {
   std::vector<CatchupSend> sends;
   if (kind == CatchupSend::Kind::digests) {

@@ -88,6 +88,11 @@ class CatchupSession {
   // the first steps of page states (replacing the round being sent).
   std::vector<CatchupSend> start_round(const DigestSet& theirs);
 
+  // The peer missed our patches on these pages (sorted, unique: a send queue overflow dropped
+  // them): their states go in the round being sent, or in a new round of just these pages,
+  // each page once, with no digest exchange. Returns the steps that can start now.
+  std::vector<CatchupSend> owe_pages(const std::vector<std::uint64_t>& pages);
+
   // A send this session returned was written; returns what follows it.
   std::vector<CatchupSend> written(CatchupSend::Kind kind);
 
@@ -105,7 +110,11 @@ class CatchupSession {
   // A round in either direction is moving pages.
   bool active() const noexcept { return !done_sent_ || received_.pages > 0; }
   std::uint64_t round() const noexcept { return round_; }
-  std::size_t round_page_count() const noexcept { return pages_.planned_pages(); }
+  // The pages the round planned from the peer's digests (sorted), exported or not.
+  const std::vector<std::uint64_t>& round_plan() const noexcept { return pages_.plan(); }
+  std::size_t round_page_count() const noexcept {
+    return pages_.planned_pages() + pages_.owed_pages();
+  }
   std::uint64_t round_pages_sent() const noexcept { return round_pages_sent_; }
   std::uint64_t round_bytes_sent() const noexcept { return round_bytes_sent_; }
 

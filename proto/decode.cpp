@@ -204,7 +204,8 @@ Result<Message> decode_page_states(ByteReader& r, const Limits& limits) {
     if (!r.ok()) return r.error();
     if (page.page_index >= max_pages) return errc::beyond_max_size;
     page.bytes.assign(bytes.begin(), bytes.end());
-    if (Status s = decode_page_runs(r, page.bytes, stamps, stamp_used, scratch, page.versions); !s) {
+    if (Status s = decode_page_runs(r, page.bytes, stamps, stamp_used, scratch, page.versions);
+        !s) {
       return s.error();
     }
     if (page.versions.size() > runs_left) return errc::malformed;  // more than a sender budgets

@@ -15,22 +15,47 @@ std::optional<std::uint64_t> ExportRound::next() {
     const std::uint64_t page = urgent_.back();
     urgent_.pop_back();
     urgent_set_.erase(page);
-    if (pending(page)) {
-      exported_early_.insert(page);
-      return page;
-    }
+    if (pending(page)) return exported(page);
+  }
+  while (!owed_.empty()) {
+    const std::uint64_t page = owed_.back();
+    owed_.pop_back();
+    if (owed_set_.count(page) != 0) return exported(page);
   }
   while (next_ < pages_.size()) {
     const std::uint64_t page = pages_[next_++];
-    if (exported_early_.erase(page) == 0) return page;
+    if (exported_early_.erase(page) == 0) {
+      owed_set_.erase(page);
+      return page;
+    }
   }
   return std::nullopt;
 }
 
-bool ExportRound::pending(std::uint64_t page) const {
+std::uint64_t ExportRound::exported(std::uint64_t page) {
+  owed_set_.erase(page);
+  if (planned_ahead(page)) exported_early_.insert(page);
+  return page;
+}
+
+bool ExportRound::planned_ahead(std::uint64_t page) const {
   return std::binary_search(pages_.begin() + static_cast<std::ptrdiff_t>(next_), pages_.end(),
                             page) &&
          exported_early_.count(page) == 0;
+}
+
+bool ExportRound::pending(std::uint64_t page) const {
+  return owed_set_.count(page) != 0 || planned_ahead(page);
+}
+
+void ExportRound::owe(const std::vector<std::uint64_t>& pages) {
+  for (auto it = pages.rbegin(); it != pages.rend(); ++it) {  // owed_ pops from the back
+    const std::uint64_t page = *it;
+    if (!pending(page)) {
+      owed_set_.insert(page);
+      owed_.push_back(page);
+    }
+  }
 }
 
 void ExportRound::hold_back(std::uint64_t page) {
@@ -40,7 +65,7 @@ void ExportRound::hold_back(std::uint64_t page) {
 bool ExportRound::exhausted() const {
   // Pages exported early are all still ahead of next_ (each is erased when next_ passes it):
   // the plan is through when they are all that is left.
-  return pages_.size() - next_ == exported_early_.size();
+  return pages_.size() - next_ == exported_early_.size() && owed_set_.empty();
 }
 
 }  // namespace wmd::proto

@@ -5,6 +5,9 @@
 // more than a step (a round of a large segment can run for seconds). Held-back pages outlive a
 // round replaced by a new one: the new plan holds them too, since the peer's digests lack what
 // was held back.
+// Pages can also be owed outside any plan (the peer missed patches on them: a send queue
+// overflow dropped them): they are exported after the held-back pages and before the rest of
+// the plan, once each, whether or not a round is running, and count as pending until then.
 // Thread-safety: not thread-safe; one owner.
 #pragma once
 
@@ -24,8 +27,12 @@ class ExportRound {
   bool pending(std::uint64_t page) const;
   // A live patch was held back for this pending page: export it next.
   void hold_back(std::uint64_t page);
+  // The peer lacks these pages' latest states: export each once (unless still pending anyway).
+  void owe(const std::vector<std::uint64_t>& pages);
   bool exhausted() const;  // nothing left to export
   std::size_t planned_pages() const noexcept { return pages_.size(); }
+  const std::vector<std::uint64_t>& plan() const noexcept { return pages_; }  // sorted
+  std::size_t owed_pages() const noexcept { return owed_set_.size(); }
 
  private:
   std::vector<std::uint64_t> pages_;
@@ -33,6 +40,11 @@ class ExportRound {
   std::unordered_set<std::uint64_t> exported_early_;  // held back, exported ahead of next_
   std::vector<std::uint64_t> urgent_;                 // held back, not yet exported
   std::unordered_set<std::uint64_t> urgent_set_;      // urgent_'s pages, each listed once
+  std::vector<std::uint64_t> owed_;                   // owed pages, maybe exported already
+  std::unordered_set<std::uint64_t> owed_set_;        // owed and not yet exported
+
+  bool planned_ahead(std::uint64_t page) const;
+  std::uint64_t exported(std::uint64_t page);  // records an export ahead of next_; returns page
 };
 
 }  // namespace wmd::proto

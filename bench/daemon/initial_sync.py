@@ -82,7 +82,7 @@ def fresh_memory_bytes_per_s(size):
 
 def fill_random(name, size, on_half=None):
     m = wh.Mapping(name)
-    step = 64 * bc.MiB
+    step = min(64 * bc.MiB, max(bc.MiB, size // 8))  # on_half needs a step boundary at half
     for off in range(0, size, step):
         if on_half and off >= size // 2:
             on_half()

@@ -86,8 +86,16 @@ net::MeshCallbacks Replicator::mesh_callbacks() {
   callbacks.on_closed = [this](net::SessionId id) {
     asio::post(engine_io_, [this, id] { on_closed(id); });
   };
-  callbacks.on_overflow = [this](net::SessionId id) {
-    asio::post(engine_io_, [this, id] { send_digests(id, /*reply_requested=*/true); });
+  callbacks.on_overflow = [this](net::SessionId id, net::DroppedBroadcasts dropped) {
+    asio::post(engine_io_, [this, id, dropped = std::move(dropped)] {
+      // A dropped Growth has no pages to resend: a whole round (digests both ways) finds
+      // what the peer lacks. Dropped patches: their pages' states, each once.
+      if (dropped.unpaged) {
+        send_digests(id, /*reply_requested=*/true);
+      } else {
+        owe_pages(id, dropped.pages);
+      }
+    });
   };
   callbacks.inbound_backlog_bytes = [this] { return inbound_backlog_bytes_.load(); };
   return callbacks;

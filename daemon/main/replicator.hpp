@@ -139,6 +139,8 @@ class Replicator {
   void run_digest_round(net::SessionId id, proto::DigestSet set);
   void schedule_digest_rounds();
   void send_digests(net::SessionId id, bool reply_requested);
+  // The peer's patches on these pages were dropped (send queue overflow): send their states.
+  void owe_pages(net::SessionId id, const std::vector<std::uint64_t>& pages);
   // Queues what the peer's CatchupSession returned (and the local patches its exports made).
   void send_catchup(net::SessionId id, std::vector<proto::CatchupSend> sends);
   // Spends what the peer's current round sent since the last call (rounds after the first).

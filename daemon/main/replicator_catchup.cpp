@@ -47,6 +47,14 @@ void Replicator::send_digests(net::SessionId id, bool reply_requested) {
   send_catchup(id, it->second.catchup.request_digests(reply_requested));
 }
 
+void Replicator::owe_pages(net::SessionId id, const std::vector<std::uint64_t>& pages) {
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  spdlog::debug("catch-up to peer {}: {} pages owed after dropped patches", it->second.peer_id,
+                pages.size());
+  send_catchup(id, it->second.catchup.owe_pages(pages));
+}
+
 void Replicator::handle_digests(net::SessionId id, PeerState& peer, proto::Digests digests) {
   auto set = peer.catchup.receive_digests(std::move(digests));
   if (!set) return;
@@ -74,6 +82,12 @@ void Replicator::run_digest_round(net::SessionId id, proto::DigestSet set) {
   peer.round_started = started;
   auto sends = peer.catchup.start_round(set);
   ++counters_.catchups_started;
+  // Patches queued to the peer before this round on pages it will send: the states carry them
+  // (each page crosses once). Posted behind every patch broadcast so far.
+  if (!peer.catchup.round_plan().empty()) {
+    post_to_net(
+        [this, id, plan = peer.catchup.round_plan()] { mesh_->drop_patches_within(id, plan); });
+  }
   if (peer.catchup.round_page_count() > 0) {
     spdlog::info("catch-up to peer {}: sending {} pages", peer.peer_id,
                  peer.catchup.round_page_count());

@@ -56,6 +56,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const std::string& peer_id() const noexcept { return peer_id_; }
   const std::string& address() const noexcept { return address_; }
   const SendQueue& send_queue() const noexcept { return send_queue_; }
+  DroppedBroadcasts take_dropped() { return send_queue_.take_dropped(); }
+  std::size_t drop_patches_within(const std::vector<std::uint64_t>& pages) {
+    return send_queue_.drop_patches_within(pages);
+  }
   bool is_tls() const noexcept { return stream_.is_tls(); }
   bool is_websocket() const noexcept { return stream_.is_websocket(); }
   // When the handshake was accepted, and when the last byte arrived.

@@ -11,6 +11,22 @@
 namespace wmd::net {
 namespace {
 
+// The pages a Patch touches (its runs are sorted), for resyncing them if the patch is dropped;
+// null for other messages.
+FramePages pages_of(const proto::Message& message, std::uint32_t page_size) {
+  const auto* patch = std::get_if<Patch>(&message);
+  if (patch == nullptr || page_size == 0) return nullptr;
+  std::vector<std::uint64_t> pages;
+  for (const Run& run : patch->runs) {
+    if (run.length == 0) continue;
+    const std::uint64_t last = (run.offset + run.length - 1) / page_size;
+    for (std::uint64_t page = run.offset / page_size; page <= last; ++page) {
+      if (pages.empty() || pages.back() < page) pages.push_back(page);
+    }
+  }
+  return std::make_shared<const std::vector<std::uint64_t>>(std::move(pages));
+}
+
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
@@ -468,26 +484,42 @@ void Mesh::connection_closed(Connection& connection, std::error_code reason) {
 
 void Mesh::broadcast(const proto::Message& message, std::span<const MessageOverride> overrides) {
   if (established_.empty()) return;
+  const std::uint32_t page_size = config_.identity.page_size_bytes;
   const Frame frame = encode_frame(message);
+  const FramePages pages = pages_of(message, page_size);
   const proto::MessageType type = proto::type_of(message);
   for (const auto& [peer_id, session] : established_) {
     auto& connection = *connections_.at(session);
     Frame to_send = frame;
+    FramePages to_send_pages = pages;
     for (const MessageOverride& o : overrides) {
-      if (o.session == session) to_send = o.message ? encode_frame(*o.message) : Frame{};
+      if (o.session != session) continue;
+      to_send = o.message ? encode_frame(*o.message) : Frame{};
+      to_send_pages = o.message ? pages_of(*o.message, page_size) : FramePages{};
     }
     if (!to_send) continue;
     if (type == proto::MessageType::patch) connection.count_patch_sent();
-    const auto result =
-        connection.queue(QueuedFrame{std::move(to_send), FrameClass::broadcast, {}});
-    if (result == PushResult::overflowed && !connection.resync_pending) {
+    const auto result = connection.queue(
+        QueuedFrame{std::move(to_send), FrameClass::broadcast, {}, std::move(to_send_pages)});
+    if (result != PushResult::overflowed) continue;
+    if (!connection.resync_pending) {
       connection.resync_pending = true;
       spdlog::warn(
           "send queue to peer {} overflowed (limit {} bytes): its pending patches were dropped "
-          "({} frames so far), resyncing it by catch-up",
+          "({} frames so far), resyncing the pages they touched by catch-up",
           peer_id, connection.send_queue().limit_bytes(), connection.send_queue().dropped_frames());
-      if (callbacks_.on_overflow) callbacks_.on_overflow(session);
     }
+    if (callbacks_.on_overflow) callbacks_.on_overflow(session, connection.take_dropped());
+  }
+}
+
+void Mesh::drop_patches_within(SessionId id, const std::vector<std::uint64_t>& pages) {
+  auto it = connections_.find(id);
+  if (it == connections_.end() || !it->second->established()) return;
+  const std::size_t dropped = it->second->drop_patches_within(pages);
+  if (dropped > 0) {
+    spdlog::debug("peer {}: {} queued patches dropped, the catch-up round sends their pages",
+                  it->second->peer_id(), dropped);
   }
 }
 

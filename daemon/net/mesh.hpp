@@ -94,8 +94,9 @@ struct MeshCallbacks {
   std::function<void(SessionId, proto::Message, std::uint64_t frame_bytes)> on_message;
   // An established session ended (whatever the reason).
   std::function<void(SessionId)> on_closed;
-  // A session's send queue overflowed and its pending patches were dropped: resync it.
-  std::function<void(SessionId)> on_overflow;
+  // A session's send queue overflowed and its pending broadcasts were dropped: resync it (the
+  // pages of the dropped patches, or a whole round when `dropped.unpaged`).
+  std::function<void(SessionId, DroppedBroadcasts dropped)> on_overflow;
   // Bytes handed to on_message and not yet processed; reading pauses above the limit.
   std::function<std::uint64_t()> inbound_backlog_bytes;
 };
@@ -178,6 +179,9 @@ class Mesh {
   void broadcast(const proto::Message& message, std::span<const MessageOverride> overrides = {});
   // Queues control messages to one session; on_sent runs on this thread once the last one has
   // been written (never, if the session closes first). Unknown sessions are ignored.
+  // A catch-up round to this session will send the states of `pages` (sorted): the patches
+  // still queued to it that touch only those pages need not go (the states carry them).
+  void drop_patches_within(SessionId id, const std::vector<std::uint64_t>& pages);
   void send(SessionId id, const std::vector<proto::Message>& messages,
             std::function<void()> on_sent = {});
   // Sends an Error frame to the session and closes it.

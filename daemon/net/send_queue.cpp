@@ -1,6 +1,8 @@
 #include "daemon/net/send_queue.hpp"
 
+#include <algorithm>
 #include <cassert>
+#include <utility>
 
 #include "proto/codec.hpp"
 
@@ -18,6 +20,7 @@ PushResult SendQueue::push(QueuedFrame item) {
     ++overflows_;
     ++dropped_frames_;
     dropped_bytes_ += size;
+    record_dropped(item);
     return PushResult::overflowed;
   }
   bytes_ += size;
@@ -72,9 +75,46 @@ void SendQueue::drop_pending_broadcasts() {
       ++dropped_frames_;
       dropped_bytes_ += item.frame->size();
       bytes_ -= item.frame->size();
+      record_dropped(item);
     }
   }
   queue_ = std::move(kept);
+}
+
+std::size_t SendQueue::drop_patches_within(const std::vector<std::uint64_t>& pages) {
+  auto within = [&pages](const QueuedFrame& item) {
+    return item.frame_class == FrameClass::broadcast && item.pages && !item.pages->empty() &&
+           std::all_of(item.pages->begin(), item.pages->end(), [&pages](std::uint64_t page) {
+             return std::binary_search(pages.begin(), pages.end(), page);
+           });
+  };
+  std::deque<QueuedFrame> kept;
+  std::size_t dropped = 0;
+  for (std::size_t i = 0; i < queue_.size(); ++i) {
+    if (i >= in_flight_ && within(queue_[i])) {
+      bytes_ -= queue_[i].frame->size();
+      ++dropped;
+    } else {
+      kept.push_back(std::move(queue_[i]));
+    }
+  }
+  queue_ = std::move(kept);
+  return dropped;
+}
+
+void SendQueue::record_dropped(const QueuedFrame& item) {
+  if (!item.pages) {
+    dropped_.unpaged = true;
+    return;
+  }
+  dropped_.pages.insert(dropped_.pages.end(), item.pages->begin(), item.pages->end());
+}
+
+DroppedBroadcasts SendQueue::take_dropped() {
+  DroppedBroadcasts taken = std::exchange(dropped_, {});
+  std::sort(taken.pages.begin(), taken.pages.end());
+  taken.pages.erase(std::unique(taken.pages.begin(), taken.pages.end()), taken.pages.end());
+  return taken;
 }
 
 }  // namespace wmd::net

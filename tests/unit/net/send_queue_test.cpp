@@ -10,6 +10,13 @@ QueuedFrame frame(std::size_t bytes, FrameClass frame_class = FrameClass::broadc
       std::make_shared<const std::vector<std::uint8_t>>(bytes, 0x5a), frame_class, {}};
 }
 
+QueuedFrame patch_frame(std::size_t bytes, std::vector<std::uint64_t> pages) {
+  return QueuedFrame{std::make_shared<const std::vector<std::uint8_t>>(bytes, 0x5a),
+                     FrameClass::broadcast,
+                     {},
+                     std::make_shared<const std::vector<std::uint64_t>>(std::move(pages))};
+}
+
 }  // namespace
 
 TEST_CASE("frames within the limit are queued in order") {
@@ -83,6 +90,40 @@ TEST_CASE("clear_pending keeps only the frames being written") {
   CHECK(queue.bytes() == 100);
   CHECK(queue.writing());
   CHECK_FALSE(queue.has_pending());
+}
+
+TEST_CASE("an overflow records the pages of the patches it dropped, or that it needs a round") {
+  SendQueue queue(100);
+  CHECK(queue.push(patch_frame(50, {1, 2})) == PushResult::queued);
+  queue.start_write(1, 1000);  // being written: never dropped, not owed
+  CHECK(queue.push(patch_frame(30, {7, 9})) == PushResult::queued);
+  CHECK(queue.push(patch_frame(40, {2, 7})) == PushResult::overflowed);
+  auto dropped = queue.take_dropped();
+  CHECK(dropped.pages == std::vector<std::uint64_t>{2, 7, 9});  // sorted, unique
+  CHECK_FALSE(dropped.unpaged);
+  CHECK(queue.take_dropped().pages.empty());  // taken once
+
+  CHECK(queue.push(frame(40)) == PushResult::queued);  // a growth: no pages
+  CHECK(queue.push(patch_frame(30, {4})) == PushResult::overflowed);
+  dropped = queue.take_dropped();
+  CHECK(dropped.unpaged);
+  CHECK(dropped.pages == std::vector<std::uint64_t>{4});
+}
+
+TEST_CASE("queued patches wholly within a catch-up round's pages are dropped, others kept") {
+  SendQueue queue(1000);
+  queue.push(patch_frame(10, {1}));
+  queue.start_write(1, 1000);           // being written: kept
+  queue.push(patch_frame(20, {2, 3}));  // within: dropped
+  queue.push(patch_frame(30, {3, 8}));  // page 8 is not in the round: kept
+  queue.push(frame(40));                // growth: kept
+  queue.push(frame(50, FrameClass::control));
+  CHECK(queue.drop_patches_within({1, 2, 3, 5}) == 1);
+  CHECK(queue.bytes() == 10 + 30 + 40 + 50);
+  queue.finish_write();
+  std::vector<std::size_t> sizes;
+  for (const auto* item : queue.start_write(10, 1000)) sizes.push_back(item->frame->size());
+  CHECK(sizes == std::vector<std::size_t>{30, 40, 50});
 }
 
 }  // namespace wmd::net

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 
 namespace wmd::proto {
@@ -250,6 +251,47 @@ TEST_CASE("a step lists the pages whose export absorbed local changes") {
   auto sends = session.start_round(peer_holding_nothing());
   REQUIRE(sends.size() == 1);
   CHECK(sends[0].absorbing_pages == std::vector<std::uint64_t>{0});
+}
+
+TEST_CASE("pages owed after dropped patches go out as page states, once, without digests") {
+  FakeEngine engine = engine_with_pages(8);
+  engine.pending_local_change = false;
+  CatchupSession session(small_steps(), engine.source());
+  CHECK(session.owe_pages({}).empty());  // nothing owed: no round
+
+  auto sends = session.owe_pages({2, 5, 6});
+  CHECK(session.active());
+  REQUIRE(sends.size() == 2);  // flow control as in any round
+  CHECK(pages_in(sends[0]) == std::vector<std::uint64_t>{2});
+  CHECK(pages_in(sends[1]) == std::vector<std::uint64_t>{5});
+  // More pages dropped while the round runs: added to it, each page once (5 again: it was
+  // exported before these patches were dropped).
+  CHECK(session.owe_pages({5, 6, 7}).empty());  // two steps already in flight
+  std::vector<std::uint64_t> rest;
+  for (int i = 0; i < 3; ++i) {
+    auto next = session.written(CatchupSend::Kind::step);
+    REQUIRE(next.size() == 1);
+    for (auto page : pages_in(next[0])) rest.push_back(page);
+    if (i == 2) {
+      REQUIRE(ends_round(next[0]));
+      CHECK(std::get<CatchupDone>(next[0].messages.back()).pages_sent == 5);
+    }
+  }
+  std::sort(rest.begin(), rest.end());
+  CHECK(rest == std::vector<std::uint64_t>{5, 6, 7});
+  CHECK(engine.exports == 5);
+  // A live patch on an owed page is not sent: the page's state will carry it.
+  session.owe_pages({1});
+  Patch live;
+  live.origin = "a";
+  live.seq = 3;
+  live.lamport = 9;
+  live.runs = {Run{1 * kPage + 8, 2}, Run{4 * kPage, 1}};
+  live.bytes = {1, 2, 3};
+  Patch kept;
+  session.cut_live_patch(live, kPage, kept);
+  REQUIRE(kept.runs.size() == 1);
+  CHECK(kept.runs[0].offset == 4 * kPage);
 }
 
 }  // namespace wmd::proto

@@ -33,4 +33,36 @@ TEST_CASE("an export round: held-back pages go first, each page once, pending un
   CHECK(round.exhausted());
 }
 
+TEST_CASE("owed pages go out once each, after held-back pages, whether or not a round runs") {
+  ExportRound round;
+  round.owe({3, 7});
+  CHECK_FALSE(round.exhausted());
+  CHECK(round.pending(7));
+  CHECK(round.next() == 3u);  // in page order
+  CHECK(round.next() == 7u);
+  CHECK(round.exhausted());
+  CHECK(round.next() == std::nullopt);
+
+  // Owed pages the plan still holds are left to the plan; the others go before the plan.
+  round.start({2, 5, 9});
+  round.owe({5, 6});
+  CHECK(round.next() == 6u);
+  round.hold_back(9);
+  round.owe({9});             // pending already (held back): not listed twice
+  CHECK(round.next() == 9u);  // held-back first
+  CHECK(round.next() == 2u);
+  CHECK(round.next() == 5u);
+  CHECK(round.next() == std::nullopt);
+  CHECK(round.exhausted());
+
+  // Owed pages outlive a replaced round, and the new plan exports each only once.
+  round.start({1, 4});
+  round.owe({8});
+  round.start({4, 8, 10});
+  CHECK(round.next() == 8u);
+  CHECK(round.next() == 4u);
+  CHECK(round.next() == 10u);  // 8 not again
+  CHECK(round.next() == std::nullopt);
+}
+
 }  // namespace wmd::proto
