@@ -111,11 +111,13 @@ void Replicator::on_status(net::MeshSnapshot snapshot) {
       const auto& k_was = kernel_at_last_stats_;
       spdlog::info(
           "stats: tracking {}: {} kernel rounds ({} pages reported), {} hash rounds, {} audits "
-          "({} audit findings); writers: {} kernel-tracked, {} hash-scanned; {} fallbacks",
+          "({} audit findings); writers: {} kernel-tracked, {} hash-scanned; {} fallbacks; {} "
+          "walks, {} skipped (no fault since the last)",
           kernel_->mode_name(), k.kernel_rounds - k_was.kernel_rounds,
           k.pages_reported - k_was.pages_reported, k.hash_rounds - k_was.hash_rounds,
           k.audits - k_was.audits, k.audit_findings - k_was.audit_findings, k.writers_kernel,
-          k.writers_hash, k.fallbacks - k_was.fallbacks);
+          k.writers_hash, k.fallbacks - k_was.fallbacks, k.walks - k_was.walks,
+          k.walks_skipped - k_was.walks_skipped);
       kernel_at_last_stats_ = k;
     }
     counters_at_last_stats_ = counters_;

@@ -47,6 +47,7 @@ CollectRound KernelTracker::collect(std::span<const WriterRecord> writers,
     return round;
   }
 
+  round_time_ = now;
   bool transition = false;
   reconcile(writers, round, transition);
 
@@ -97,6 +98,7 @@ void KernelTracker::reconcile(std::span<const WriterRecord> writers, CollectRoun
         transition = true;
         const bool was_kernel = it->scanner.has_value();
         it->record = record;
+        it->faults_at_walk.reset();  // a new range: walk it
         if (!was_kernel || reflagged) start_tracking(*it, round);
       }
       continue;
@@ -131,6 +133,8 @@ void KernelTracker::reconcile(std::span<const WriterRecord> writers, CollectRoun
 
 void KernelTracker::start_tracking(Tracked& tracked, CollectRound& round) {
   tracked.scanner.reset();
+  tracked.faults.reset();
+  tracked.faults_at_walk.reset();
   const WriterRecord& record = tracked.record;
   if (!record.kernel_tracking) {
     fall_back(tracked, kernel_errc::not_registered,
@@ -155,6 +159,7 @@ void KernelTracker::start_tracking(Tracked& tracked, CollectRound& round) {
   }
   tracked.scanner = std::move(scanner.value());
   tracked.process = ProcessWatch::open(record.pid, record.start_time_ticks);
+  tracked.faults = ProcessFaults::open(record.pid, record.start_time_ticks);
   round.events.push_back(WriterEvent{WriterEventKind::kernel_tracked,
                                      record.slot,
                                      record.pid,
@@ -167,6 +172,8 @@ void KernelTracker::fall_back(Tracked& tracked, kernel_errc error, std::string r
                               CollectRound& round) {
   tracked.scanner.reset();
   tracked.process.reset();
+  tracked.faults.reset();
+  tracked.faults_at_walk.reset();
   ++stats_.fallbacks;
   const std::error_code code = make_error_code(error);
   if (!reason.empty()) reason += "; ";
@@ -182,18 +189,28 @@ bool KernelTracker::scan_writers(CollectRound& round, std::vector<std::uint64_t>
   for (Tracked& tracked : tracked_) {
     if (!tracked.scanner) continue;
     const WriterRecord& record = tracked.record;
-    Status status = tracked.scanner->scan_written(record.address,
-                                                  record.address + record.length_bytes, ranges_);
-    if (!status) {
-      const auto error = static_cast<kernel_errc>(status.error().code().value());
-      fall_back(tracked, error, status.error().detail(), round);
-      healthy = false;
-      continue;
+    // Read before the walk: a write the walk does not see faults after this read.
+    const std::optional<std::uint64_t> faults =
+        tracked.faults ? tracked.faults->read() : std::nullopt;
+    if (quiet_since_walk(tracked, faults)) {
+      ++stats_.walks_skipped;
+    } else {
+      Status status = tracked.scanner->scan_written(record.address,
+                                                    record.address + record.length_bytes, ranges_);
+      if (!status) {
+        const auto error = static_cast<kernel_errc>(status.error().code().value());
+        fall_back(tracked, error, status.error().detail(), round);
+        healthy = false;
+        continue;
+      }
+      ++stats_.walks;
+      tracked.faults_at_walk = faults;
+      tracked.walked_at = round_time_;
+      writer_pages_.clear();
+      append_wmd_pages(ranges_, record.address, config_.page_size_bytes, writer_pages_);
+      if (!writer_pages_.empty()) ++contributing_writers;
+      pages.insert(pages.end(), writer_pages_.begin(), writer_pages_.end());
     }
-    writer_pages_.clear();
-    append_wmd_pages(ranges_, record.address, config_.page_size_bytes, writer_pages_);
-    if (!writer_pages_.empty()) ++contributing_writers;
-    pages.insert(pages.end(), writer_pages_.begin(), writer_pages_.end());
     // Checked after the scan: a writer alive now had every write up to the scan reported; one
     // that died may have written after our previous scan into memory we can no longer ask about.
     const bool alive = tracked.process ? tracked.process->running()
@@ -212,6 +229,14 @@ bool KernelTracker::scan_writers(CollectRound& round, std::vector<std::uint64_t>
   stats_.writers_kernel = static_cast<std::uint32_t>(kernel_writers);
   stats_.writers_hash = static_cast<std::uint32_t>(tracked_.size() - kernel_writers);
   return healthy;
+}
+
+bool KernelTracker::quiet_since_walk(const Tracked& tracked,
+                                     std::optional<std::uint64_t> faults) const {
+  // Every write to a page the last walk left write-protected is a fault of the writer, counted
+  // after this read or before it: an unchanged count means no page was written since that walk.
+  return faults && tracked.faults_at_walk && *faults == *tracked.faults_at_walk &&
+         round_time_ - tracked.walked_at < config_.max_walk_gap;
 }
 
 bool KernelTracker::collect_again(CollectRound& round) {

@@ -37,6 +37,7 @@
 
 #include "daemon/segment/segment.hpp"
 #include "daemon/tracker/kernel/pagemap_scanner.hpp"
+#include "daemon/tracker/kernel/process_faults.hpp"
 #include "daemon/tracker/kernel/process_identity.hpp"
 
 namespace wmd::kernel {
@@ -47,6 +48,10 @@ struct KernelTrackerConfig {
   // false (--tracking hash, or the probe failed): every round is a hash round, the kernel is
   // never asked and no events are produced.
   bool kernel_enabled = true;
+  // A writer whose fault count has not moved since its last walk is not walked again, except
+  // when its last walk is this old (ProcessFaults: writes into it that no fault of its own
+  // counts, e.g. process_vm_writev, are reported within this bound). Zero: walk every round.
+  std::chrono::milliseconds max_walk_gap{1'000};
 };
 
 enum class WriterEventKind {
@@ -83,6 +88,8 @@ struct KernelTrackerStats {
   std::uint64_t audit_findings = 0;  // changed pages the kernel path had not reported
   std::uint64_t pages_reported = 0;  // wmd pages reported by the kernel path, all rounds
   std::uint64_t fallbacks = 0;       // writers that fell back to hash mode
+  std::uint64_t walks = 0;           // PAGEMAP_SCAN walks of a writer's range
+  std::uint64_t walks_skipped = 0;   // skipped: no fault in the writer since its last walk
   std::uint32_t writers_kernel = 0;  // now
   std::uint32_t writers_hash = 0;    // now
 };
@@ -92,8 +99,9 @@ class KernelTracker {
   explicit KernelTracker(KernelTrackerConfig config);
 
   // One round: reconciles the tracked writers with `writers` (the segment's registry), scans
-  // every kernel-tracked writer's pagemap (re-protecting what it reports), re-checks each
-  // writer's pid and start time, and decides the round. `now` drives the audit timer.
+  // every kernel-tracked writer's pagemap (re-protecting what it reports; a writer with no page
+  // fault since its last walk is not walked, see max_walk_gap), re-checks each writer's pid and
+  // start time, and decides the round. `now` drives the audit timer.
   CollectRound collect(std::span<const WriterRecord> writers,
                        std::chrono::steady_clock::time_point now);
 
@@ -123,7 +131,12 @@ class KernelTracker {
     WriterRecord record;
     std::optional<PagemapScanner> scanner;  // set while kernel-tracked and healthy
     std::optional<ProcessWatch> process;    // with the scanner, where pidfds work
-    bool seen = false;                      // in this round's registry
+    std::optional<ProcessFaults> faults;    // with the scanner, where /proc/PID/stat opens
+    // The fault count read just before the last successful walk, and that walk's round time;
+    // reset whenever the next round must walk (new range, fallback).
+    std::optional<std::uint64_t> faults_at_walk;
+    std::chrono::steady_clock::time_point walked_at;
+    bool seen = false;  // in this round's registry
   };
 
   void reconcile(std::span<const WriterRecord> writers, CollectRound& round, bool& transition);
@@ -132,12 +145,15 @@ class KernelTracker {
   // Scans every kernel-tracked writer, appending its pages to `pages` (ascending, unique);
   // returns false when one fell back (events in round).
   bool scan_writers(CollectRound& round, std::vector<std::uint64_t>& pages);
+  // True when tracked's fault count shows it wrote nothing since its last walk (recent enough).
+  bool quiet_since_walk(const Tracked& tracked, std::optional<std::uint64_t> faults) const;
 
   const KernelTrackerConfig config_;
   std::vector<Tracked> tracked_;
   std::vector<AddressRange> ranges_;         // scratch, reused every round
   std::vector<std::uint64_t> writer_pages_;  // scratch, reused every round
   std::optional<std::chrono::steady_clock::time_point> last_full_scan_;
+  std::chrono::steady_clock::time_point round_time_;  // the latest collect()'s `now`
   bool last_round_complete_ = false;
   KernelTrackerStats stats_;
 };

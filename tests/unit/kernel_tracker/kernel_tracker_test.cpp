@@ -96,6 +96,54 @@ TEST_CASE("a registered writer's pages come from the kernel after one hash round
   CHECK(tracker.stats().writers_kernel == 1);
 }
 
+TEST_CASE("a writer with no page fault since its last walk is not walked, until it writes") {
+  SKIP_UNLESS_KERNEL_TRACKING();
+  SharedMemory memory(64 * kWmdPage);
+  REQUIRE(memory.ok());
+  PageHashes hashes(memory.bytes(), kWmdPage);
+  ChildWriter writer(memory, ChildWriter::Registration::uffd_wp_async);
+  REQUIRE(writer.kernel_tracking());
+  const std::vector<WriterRecord> registry{writer.record(0)};
+  KernelTrackerConfig config{kWmdPage, std::chrono::milliseconds(10'000), true};
+  config.max_walk_gap = std::chrono::milliseconds(1'000);
+  KernelTracker tracker(config);
+  Clock::time_point now{};
+  (void)tracker.collect(registry, now);  // the first round walks (and hashes everything)
+  hashes.absorb_changed();
+  CHECK(tracker.stats().walks == 1);
+
+  now += std::chrono::milliseconds(100);
+  const CollectRound idle = tracker.collect(registry, now);
+  CHECK(idle.candidates_complete);
+  CHECK(idle.candidate_pages.empty());
+  CHECK(tracker.stats().walks_skipped == 1);
+
+  // The write faults in the writer: the next round walks and reports it.
+  writer.increment(std::vector<std::uint64_t>{9 * kWmdPage + 1});
+  now += std::chrono::milliseconds(100);
+  const CollectRound busy = tracker.collect(registry, now);
+  CHECK(busy.candidate_pages == std::vector<std::uint64_t>{9});
+  CHECK(tracker.stats().walks == 2);
+  CHECK(hashes.absorb_changed() == busy.candidate_pages);
+
+  // Idle again: skipped, until the last walk is max_walk_gap old.
+  now += std::chrono::milliseconds(100);
+  CHECK(tracker.collect(registry, now).candidate_pages.empty());
+  CHECK(tracker.stats().walks == 2);
+  now += config.max_walk_gap;
+  CHECK(tracker.collect(registry, now).candidate_pages.empty());
+  CHECK(tracker.stats().walks == 3);
+}
+
+TEST_CASE("the fault count parses around a command name with spaces and parentheses") {
+  const char* text =
+      "42 (a) b (c)) S 1 42 42 0 -1 4194560 117 0 3 0 5 6 0 0 20 0 1 0 987654 1000 10";
+  std::uint64_t start = 0;
+  CHECK(parse_fault_count(text, &start) == std::optional<std::uint64_t>(120));
+  CHECK(start == 987654);
+  CHECK_FALSE(parse_fault_count("42 (truncated) S 1 2", &start).has_value());
+}
+
 TEST_CASE("a writer that dies falls back to hash rounds, and its slot leaving ends the fallback") {
   SKIP_UNLESS_KERNEL_TRACKING();
   SharedMemory memory(64 * kWmdPage);
