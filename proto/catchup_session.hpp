@@ -108,7 +108,9 @@ class CatchupSession {
   ReceivedRound catchup_done_received();
 
   // A round in either direction is moving pages.
-  bool active() const noexcept { return !done_sent_ || received_.pages > 0; }
+  bool active() const noexcept { return !done_sent_ || receiving(); }
+  // The peer's round towards us has brought pages and not yet its CatchupDone.
+  bool receiving() const noexcept { return received_.pages > 0; }
   std::uint64_t round() const noexcept { return round_; }
   // The pages the round planned from the peer's digests (sorted), exported or not.
   const std::vector<std::uint64_t>& round_plan() const noexcept { return pages_.plan(); }

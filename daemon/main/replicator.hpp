@@ -131,6 +131,7 @@ class Replicator {
   void log_kernel_round(const ScanStats& stats);  // the kernel detector's round just scanned
   void schedule_scan();
   bool catchup_active() const;
+  bool catchup_receiving() const;
   void on_established(const net::SessionInfo& info, const proto::Hello& hello);
   void on_closed(net::SessionId id);
   void on_message(net::SessionId id, proto::Message message);
