@@ -296,7 +296,7 @@ Status Engine::Impl::check_remote_timestamp(std::uint64_t hlc, std::uint64_t now
 
 std::optional<std::uint64_t> Engine::Impl::next_local_stamp() const {
   if (header_->lamport >= kMaxLamport) return std::nullopt;  // only a corrupt state gets here
-  if (!config_.wall_clock_ms) return header_->lamport + 1;  // a plain Lamport counter
+  if (!config_.wall_clock_ms) return header_->lamport + 1;   // a plain Lamport counter
   return next_hlc(header_->lamport, wall_now());
 }
 
@@ -332,6 +332,9 @@ void Engine::set_backing_probe(BackingProbe probe) {
 }
 void Engine::set_bulk_page_writer(BulkPageWriter writer) {
   impl_->bulk_writer_ = std::move(writer);
+}
+void Engine::set_page_reader(PageReader reader) {
+  impl_->page_reader_ = std::move(reader);
 }
 
 std::vector<Patch> Engine::scan(ScanStats* stats) {
@@ -412,6 +415,10 @@ Result<ExportedPage> Engine::export_page_and_patches(std::uint64_t page) {
   auto exported = impl_->export_page(page);
   impl_->release_unowned_peers();
   return exported;
+}
+
+Result<PageState> Engine::replicated_page_state(std::uint64_t page) {
+  return impl_->replicated_page_state(page);
 }
 
 Result<MergeStats> Engine::merge_page(const PageState& state) {

@@ -108,6 +108,12 @@ struct StorageWrite {
 // mappings. Writes are sorted by offset and never overlap. Errors leave the engine to write
 // the same bytes through its mappings instead.
 using BulkPageWriter = std::function<Status(Storage, std::span<const StorageWrite>)>;
+// Reads bytes of memory or state storage at an offset by a path that does not go through the
+// mappings the engine reads (pread() in the daemon): a catch-up round copies every page it
+// exports, and on some machines the first touch of each page through a mapping costs more than
+// the copy. Errors leave the engine to read through its mapping instead.
+using PageReader =
+    std::function<Status(Storage, std::uint64_t offset_bytes, std::span<std::uint8_t>)>;
 
 // Whether absorbing a candidate page first re-checks its hash (see Engine::absorb_pages()).
 enum class PageCheck { recheck, known_changed };
@@ -193,6 +199,8 @@ class Engine {
   // batched, instead of faulting the page in through the mapping (backing fresh shared memory
   // by page faults costs several times a pwrite() of the same bytes).
   void set_bulk_page_writer(BulkPageWriter writer);
+  // Optional: how replicated_page_state() reads a page's shadow copy (see PageReader).
+  void set_page_reader(PageReader reader);
 
   // --- seed API: scan -----------------------------------------------------------------
   // Hash-scans every page and absorbs the changed ones into one change round (one timestamp,
@@ -251,6 +259,11 @@ class Engine {
   Result<PageState> export_page(std::uint64_t page);
   // The same, with the patches of the local changes it absorbed.
   Result<ExportedPage> export_page_and_patches(std::uint64_t page);
+  // The page's state as replicated so far: its shadow bytes and their versions, leaving pending
+  // local changes for the next scan to stamp and send (so they travel once, as a patch). No
+  // hash or diff of the page: what a catch-up round exports page after page. Errors:
+  // out_of_range.
+  Result<PageState> replicated_page_state(std::uint64_t page);
   // Merges a page state with the per-byte rule (higher version wins). Validates first
   // (page size, canonical versions, max size); grows when the page is past the current size.
   // Only the peer ids of runs that win bytes take peer table slots (as for apply()).

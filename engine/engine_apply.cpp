@@ -445,13 +445,26 @@ Result<ExportedPage> Engine::Impl::export_page(std::uint64_t page) {
   const std::uint64_t pages[] = {page};
   ExportedPage exported;
   exported.local_patches = absorb_before_write(pages, PageCheck::recheck).patches;
-  PageState& state = exported.state;
+  auto state = replicated_page_state(page);
+  if (!state) return state.error();
+  exported.state = std::move(*state);
+  return exported;
+}
+
+Result<PageState> Engine::Impl::replicated_page_state(std::uint64_t page) {
+  if (page >= page_count()) return errc::out_of_range;
+  PageState state;
   state.page_index = page;
   const std::uint8_t* shadow = shadow_page(page);
-  state.bytes.assign(shadow, shadow + page_size_);
+  const auto shadow_offset =
+      static_cast<std::uint64_t>(shadow - reinterpret_cast<const std::uint8_t*>(header_));
+  state.bytes.resize(page_size_);
+  if (!page_reader_ || !page_reader_(Storage::state, shadow_offset, state.bytes)) {
+    std::memcpy(state.bytes.data(), shadow, page_size_);
+  }
   load_versions(page, old_list_);
   state.versions = to_version_runs(old_list_);
-  return exported;
+  return state;
 }
 
 }  // namespace wmd

@@ -78,6 +78,7 @@ class Engine::Impl {
   Result<MergeStats> merge_one(const PageState& state);
   Result<MergeStats> merge_pages(std::span<const PageState> states);
   Result<ExportedPage> export_page(std::uint64_t page);
+  Result<PageState> replicated_page_state(std::uint64_t page);
   Status resize(std::uint64_t new_size_bytes);
   Status grow_to(std::uint64_t new_size_bytes);  // REQUIRES: page multiple <= max
   void note_lamport(std::uint64_t lamport);
@@ -111,6 +112,7 @@ class Engine::Impl {
   std::vector<StorageWrite> hole_writes_;
   std::uint64_t hole_cache_first_ = 0, hole_cache_end_ = 0;  // unbacked pages, this call
   BulkPageWriter bulk_writer_;
+  PageReader page_reader_;
 
   // --- engine.cpp: page record helpers
   std::uint8_t* memory_page(std::uint64_t page) { return memory_.data() + page * page_size_; }

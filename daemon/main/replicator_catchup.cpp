@@ -34,7 +34,14 @@ proto::CatchupSession Replicator::make_catchup_session() {
   source.size_bytes = [this] { return engine_.size_bytes(); };
   source.zero_page_digest = [this] { return engine_.zero_page_digest(); };
   source.nonzero_digests = [this] { return engine_.nonzero_digests(); };
-  source.export_page = [this](std::uint64_t page) { return engine_.export_page_and_patches(page); };
+  // The replicated state, not absorbing the page's pending local changes first: those go to
+  // every peer as the next scan's patch (once: the page is exported by then), and a round
+  // saves a hash of every page it exports.
+  source.export_page = [this](std::uint64_t page) -> Result<ExportedPage> {
+    auto state = engine_.replicated_page_state(page);
+    if (!state) return state.error();
+    return ExportedPage{std::move(*state), {}};
+  };
   return proto::CatchupSession(
       proto::CatchupConfig{config_.max_frame_bytes, config_.catchup_batch_bytes,
                            kCatchupStepsInFlight},

@@ -2,6 +2,7 @@
 
 #include <limits.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -52,6 +53,26 @@ Status write_at(int fd, std::uint64_t limit_bytes, std::span<const StorageWrite>
         iov[first].iov_len -= left;
       }
     }
+  }
+  return {};
+}
+
+Status read_at(int fd, std::uint64_t limit_bytes, std::uint64_t offset,
+               std::span<std::uint8_t> out) {
+  if (offset > limit_bytes || out.size() > limit_bytes - offset) {
+    return Error(errc::out_of_range, "read past the object's size");
+  }
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n =
+        ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const Error error =
+          core::sys_error("pread", "offset " + std::to_string(offset + done), n == 0 ? EIO : errno);
+      return Error(errc::io_error, error.detail());
+    }
+    done += static_cast<std::size_t>(n);
   }
   return {};
 }

@@ -16,4 +16,9 @@ namespace wmd {
 // of the bytes possibly written.
 Status write_at(int fd, std::uint64_t limit_bytes, std::span<const StorageWrite> writes);
 
+// Reads out.size() bytes at offset of fd by pread(), none past limit_bytes (out_of_range).
+// Errors: out_of_range, io_error (the call and its errno in the detail; a short read: EIO).
+Status read_at(int fd, std::uint64_t limit_bytes, std::uint64_t offset,
+               std::span<std::uint8_t> out);
+
 }  // namespace wmd

@@ -337,6 +337,50 @@ TEST_CASE("export and merge return the patches of the local changes they absorbe
   CHECK(merged->local_patches[0].runs == std::vector<Run>{{8192 + 100, 1}});
 }
 
+TEST_CASE("the replicated state of a page leaves its pending local changes to the next scan") {
+  Replica a(small_config("a"), 16384);
+  a.write(8192 + 5, {1, 2, 3});
+  a.engine->scan();
+  a.write(8192 + 5, {7});  // pending: not scanned yet
+  auto state = a.engine->replicated_page_state(2);
+  REQUIRE(state.ok());
+  CHECK(state->bytes[5] == 1);   // the replicated byte, not the pending 7
+  CHECK(a.emitted.size() == 1);  // nothing absorbed
+  auto exported = a.engine->export_page(2);
+  REQUIRE(exported.ok());
+  CHECK(exported->bytes[5] == 7);
+  CHECK(a.emitted.size() == 2);
+  CHECK(a.engine->replicated_page_state(2)->bytes == exported->bytes);
+  CHECK(a.engine->replicated_page_state(2)->versions == exported->versions);
+  CHECK(a.engine->replicated_page_state(4).error() == make_error_code(errc::out_of_range));
+}
+
+TEST_CASE("the replicated state is read through the page reader when one is set") {
+  Replica a(small_config("a"), 16384);
+  a.write(4096 + 9, {4, 5});
+  a.engine->scan();
+  std::vector<std::pair<Storage, std::uint64_t>> asked;
+  a.engine->set_page_reader(
+      [&](Storage storage, std::uint64_t offset, std::span<std::uint8_t> out) -> Status {
+        asked.emplace_back(storage, offset);
+        std::fill(out.begin(), out.end(), std::uint8_t{0xee});  // what the reader returned
+        return {};
+      });
+  auto read = a.engine->replicated_page_state(1);
+  REQUIRE(read.ok());
+  REQUIRE(asked.size() == 1);
+  CHECK(asked[0].first == Storage::state);
+  CHECK(read->bytes == std::vector<std::uint8_t>(4096, 0xee));
+  // A reader that fails leaves the engine to its mapping.
+  a.engine->set_page_reader([](Storage, std::uint64_t, std::span<std::uint8_t>) -> Status {
+    return Error(errc::io_error, "no");
+  });
+  auto mapped = a.engine->replicated_page_state(1);
+  REQUIRE(mapped.ok());
+  CHECK(mapped->bytes[9] == 4);
+  CHECK(mapped->bytes[10] == 5);
+}
+
 TEST_CASE("merge refuses malformed page states with nothing changed") {
   Replica r(small_config("a"), 16384);
   PageState s;

@@ -63,5 +63,26 @@ TEST_CASE("a bad name or a zero size is invalid_config") {
   CHECK(StateStore::open(name.str(), 0, 0600).error() == errc::invalid_config);
 }
 
+TEST_CASE("state bytes written by pwritev and read by pread match the mapping, within its size") {
+  ShmName name;
+  auto opened = StateStore::open(name.str(), 65536, 0600);
+  REQUIRE(opened.ok());
+  StateStore& store = *opened.value();
+  const std::vector<std::uint8_t> a(4096, 0x11), b(4096, 0x22);
+  const StorageWrite writes[] = {{8192, a}, {12288, b}};  // consecutive: one pwritev
+  REQUIRE(store.write(writes).ok());
+  CHECK(store.bytes()[8192] == 0x11);
+  CHECK(store.bytes()[12288 + 4095] == 0x22);
+  std::vector<std::uint8_t> out(8192);
+  REQUIRE(store.read(8192, out).ok());
+  CHECK(std::equal(out.begin(), out.begin() + 4096, a.begin()));
+  CHECK(std::equal(out.begin() + 4096, out.end(), b.begin()));
+  CHECK(store.read(65536 - 4096, std::span(out).first(4096)).ok());
+  CHECK(store.read(65536 - 4095, std::span(out).first(4096)).error() ==
+        make_error_code(errc::out_of_range));
+  const StorageWrite past[] = {{65536 - 10, a}};
+  CHECK(store.write(past).error() == make_error_code(errc::out_of_range));
+}
+
 }  // namespace
 }  // namespace wmd
