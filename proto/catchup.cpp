@@ -118,6 +118,13 @@ std::vector<proto::Digests> chunk_digests(std::uint64_t size_bytes,
   return chunks;
 }
 
+bool every_page_state_fits(std::uint32_t page_size_bytes, std::uint32_t max_frame_bytes) {
+  const std::uint64_t worst =
+      16 + std::uint64_t{page_size_bytes} * (1 + kVersionRunBudgetBytes + kMaxPeerIdBytes);
+  return max_frame_bytes > kPageStatesSlackBytes &&
+         worst <= max_frame_bytes - kPageStatesSlackBytes;
+}
+
 std::uint64_t page_state_wire_bytes(const PageState& state) {
   std::uint64_t bytes = 16 + state.bytes.size();
   for (const auto& run : state.versions) bytes += kVersionRunBudgetBytes + run.ts.peer.size();

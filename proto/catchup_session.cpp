@@ -5,12 +5,6 @@
 #include <utility>
 
 namespace wmd::proto {
-namespace {
-
-// Room left in a frame for the PageStates header and the peer table.
-constexpr std::uint64_t kPageStatesSlackBytes = 4096;
-
-}  // namespace
 
 CatchupSession::CatchupSession(CatchupConfig config, CatchupSource source)
     : config_(config), source_(std::move(source)) {}

@@ -111,6 +111,10 @@ class CatchupSession {
   bool active() const noexcept { return !done_sent_ || receiving(); }
   // The peer's round towards us has brought pages and not yet its CatchupDone.
   bool receiving() const noexcept { return received_.pages > 0; }
+  // Page-state bytes the peer's round has brought so far (0 once its CatchupDone came).
+  std::uint64_t received_bytes() const noexcept { return received_.bytes; }
+  // Our round towards the peer has not sent its CatchupDone yet.
+  bool sending() const noexcept { return !done_sent_; }
   std::uint64_t round() const noexcept { return round_; }
   // The pages the round planned from the peer's digests (sorted), exported or not.
   const std::vector<std::uint64_t>& round_plan() const noexcept { return pages_.plan(); }

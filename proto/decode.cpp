@@ -148,9 +148,12 @@ Result<Message> decode_digests(ByteReader& r, const Limits& limits) {
 // The frame's timestamp table: lamport deltas from the previous entry and peer references,
 // strictly increasing, never the zero timestamp.
 Status decode_stamps(ByteReader& r, const std::vector<std::string_view>& peers,
-                     std::vector<bool>& peer_used, StampTable& stamps) {
+                     std::vector<bool>& peer_used, std::uint64_t max_entries, StampTable& stamps) {
   const std::uint64_t count = r.varint();
   if (!r.can_hold(count, kMinStampEntryBytes)) return r.error();
+  // Each entry is named by a run, and runs are capped (below): so are entries, before any
+  // allocation (each holds a copy of its peer id).
+  if (count > max_entries) return errc::malformed;
   stamps.reserve(count);
   std::uint64_t lamport = 0;
   std::uint64_t previous_ref = 0;
@@ -184,8 +187,9 @@ Result<Message> decode_page_states(ByteReader& r, const Limits& limits) {
     peers.push_back(peer);
   }
   std::vector<bool> peer_used(peers.size(), false);
+  std::uint64_t runs_left = limits.max_frame_bytes / kVersionRunBudgetBytes;
   StampTable stamps;
-  if (Status s = decode_stamps(r, peers, peer_used, stamps); !s) return s.error();
+  if (Status s = decode_stamps(r, peers, peer_used, runs_left, stamps); !s) return s.error();
   std::vector<bool> stamp_used(stamps.size(), false);
 
   const std::uint64_t page_count = r.varint();
@@ -193,7 +197,6 @@ Result<Message> decode_page_states(ByteReader& r, const Limits& limits) {
     return r.error();
   }
   const std::uint64_t max_pages = max_page_count(limits);
-  std::uint64_t runs_left = limits.max_frame_bytes / kVersionRunBudgetBytes;
   PageRunsScratch scratch;
   PageStates m;
   m.pages.reserve(page_count);

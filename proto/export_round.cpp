@@ -17,9 +17,11 @@ std::optional<std::uint64_t> ExportRound::next() {
     urgent_set_.erase(page);
     if (pending(page)) return exported(page);
   }
+  // Oldest first: pages owed again and again (a peer whose queue keeps overflowing) must not
+  // starve one owed earlier.
   while (!owed_.empty()) {
-    const std::uint64_t page = owed_.back();
-    owed_.pop_back();
+    const std::uint64_t page = owed_.front();
+    owed_.pop_front();
     if (owed_set_.count(page) != 0) return exported(page);
   }
   while (next_ < pages_.size()) {
@@ -49,8 +51,7 @@ bool ExportRound::pending(std::uint64_t page) const {
 }
 
 void ExportRound::owe(const std::vector<std::uint64_t>& pages) {
-  for (auto it = pages.rbegin(); it != pages.rend(); ++it) {  // owed_ pops from the back
-    const std::uint64_t page = *it;
+  for (const std::uint64_t page : pages) {
     if (!pending(page)) {
       owed_set_.insert(page);
       owed_.push_back(page);

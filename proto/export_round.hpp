@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <unordered_set>
 #include <vector>
@@ -40,8 +41,8 @@ class ExportRound {
   std::unordered_set<std::uint64_t> exported_early_;  // held back, exported ahead of next_
   std::vector<std::uint64_t> urgent_;                 // held back, not yet exported
   std::unordered_set<std::uint64_t> urgent_set_;      // urgent_'s pages, each listed once
-  std::vector<std::uint64_t> owed_;                   // owed pages, maybe exported already
-  std::unordered_set<std::uint64_t> owed_set_;        // owed and not yet exported
+  std::deque<std::uint64_t> owed_;              // owed pages, oldest first (maybe exported already)
+  std::unordered_set<std::uint64_t> owed_set_;  // owed and not yet exported
 
   bool planned_ahead(std::uint64_t page) const;
   std::uint64_t exported(std::uint64_t page);  // records an export ahead of next_; returns page

@@ -352,8 +352,12 @@ void Replicator::on_message(net::SessionId id, proto::Message message) {
   } else if (auto* done = std::get_if<proto::CatchupDone>(&message)) {
     const proto::ReceivedRound received = peer.catchup.catchup_done_received();
     if (received.pages > 0 || done->pages_sent > 0) {
-      spdlog::info("catch-up from peer {}: received {} pages ({} bytes)", peer.peer_id,
-                   received.pages, received.bytes);
+      // Rounds of owed pages come one per overflow of the peer's send queue, back to back and
+      // small: those are debug.
+      constexpr std::uint64_t kInfoRoundBytes = 1u << 20;
+      spdlog::log(received.bytes >= kInfoRoundBytes ? spdlog::level::info : spdlog::level::debug,
+                  "catch-up from peer {}: received {} pages ({} bytes)", peer.peer_id,
+                  received.pages, received.bytes);
     } else {
       spdlog::debug("catch-up from peer {}: nothing to receive", peer.peer_id);
     }

@@ -108,6 +108,7 @@ class Replicator {
     std::string peer_id;
     proto::CatchupSession catchup;
     std::chrono::steady_clock::time_point round_started;  // our latest round towards it
+    bool round_owed_only = false;  // that round began with owed pages, not the peer's digests
     // Rounds after the session's first spend this budget (--catchup-rate): the next step of a
     // round waits for it, on catchup_retry.
     ByteRateBudget catchup_budget;
@@ -130,8 +131,9 @@ class Replicator {
   std::uint64_t scan_now(const char* why, bool full_hash = false);
   void log_kernel_round(const ScanStats& stats);  // the kernel detector's round just scanned
   void schedule_scan();
-  bool catchup_active() const;
-  bool catchup_receiving() const;
+  // A round of kBulkRoundBytes or more is moving pages (either way) / filling this replica.
+  bool bulk_catchup_active() const;
+  bool bulk_catchup_receiving() const;
   void on_established(const net::SessionInfo& info, const proto::Hello& hello);
   void on_closed(net::SessionId id);
   void on_message(net::SessionId id, proto::Message message);

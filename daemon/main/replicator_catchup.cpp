@@ -57,9 +57,16 @@ void Replicator::send_digests(net::SessionId id, bool reply_requested) {
 void Replicator::owe_pages(net::SessionId id, const std::vector<std::uint64_t>& pages) {
   auto it = peers_.find(id);
   if (it == peers_.end()) return;
-  spdlog::debug("catch-up to peer {}: {} pages owed after dropped patches", it->second.peer_id,
+  PeerState& peer = it->second;
+  spdlog::debug("catch-up to peer {}: {} pages owed after dropped patches", peer.peer_id,
                 pages.size());
-  send_catchup(id, it->second.catchup.owe_pages(pages));
+  const std::uint64_t round = peer.catchup.round();
+  auto sends = peer.catchup.owe_pages(pages);
+  if (peer.catchup.round() != round) {
+    peer.round_started = Clock::now();
+    peer.round_owed_only = true;
+  }
+  send_catchup(id, std::move(sends));
 }
 
 void Replicator::handle_digests(net::SessionId id, PeerState& peer, proto::Digests digests) {
@@ -87,11 +94,15 @@ void Replicator::run_digest_round(net::SessionId id, proto::DigestSet set) {
   PeerState& peer = it->second;
   const auto started = Clock::now();
   peer.round_started = started;
+  peer.round_owed_only = false;
   auto sends = peer.catchup.start_round(set);
   ++counters_.catchups_started;
   // Patches queued to the peer before this round on pages it will send: the states carry them
-  // (each page crosses once). Posted behind every patch broadcast so far.
-  if (!peer.catchup.round_plan().empty()) {
+  // (each page crosses once). Posted behind every patch broadcast so far. Not when a page's
+  // state might be too large for a frame (a small --max-frame): such a page is left out of
+  // the round, and its patches are then the only way its changes travel.
+  if (!peer.catchup.round_plan().empty() &&
+      proto::every_page_state_fits(engine_.page_size(), config_.max_frame_bytes)) {
     post_to_net(
         [this, id, plan = peer.catchup.round_plan()] { mesh_->drop_patches_within(id, plan); });
   }
@@ -146,10 +157,12 @@ void Replicator::send_catchup(net::SessionId id, std::vector<proto::CatchupSend>
     if (send.round_finished) {
       ++counters_.catchups_completed;
       last_catchup_unix_ms_[peer.peer_id] = unix_ms();
+      // Owed rounds come one per overflow while a peer's queue keeps overflowing: debug.
       if (peer.catchup.round_pages_sent() > 0) {
-        spdlog::info("catch-up to peer {}: sent {} pages ({} bytes) in {} ms", peer.peer_id,
-                     peer.catchup.round_pages_sent(), peer.catchup.round_bytes_sent(),
-                     ms_since(peer.round_started));
+        spdlog::log(peer.round_owed_only ? spdlog::level::debug : spdlog::level::info,
+                    "catch-up to peer {}: sent {} pages ({} bytes) in {} ms", peer.peer_id,
+                    peer.catchup.round_pages_sent(), peer.catchup.round_bytes_sent(),
+                    ms_since(peer.round_started));
       }
     }
     std::function<void()> on_sent = [this, id, kind = send.kind] {

@@ -17,19 +17,27 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kCatchupScanInterval = std::chrono::milliseconds(1000);
 constexpr auto kCatchupReceiveScanInterval = std::chrono::milliseconds(5000);
 constexpr auto kSlowScan = std::chrono::milliseconds(10);
+// Only rounds of at least this many page bytes hold scans back. Smaller ones (a slow peer's
+// owed pages after its send queue overflowed, a reconnect's few pages) end in well under a
+// scan interval, and come back to back under overflow: holding scans back for them would
+// delay every peer's live changes by seconds.
+constexpr std::uint64_t kBulkRoundBytes = 32ull << 20;
 
 }  // namespace
 
-bool Replicator::catchup_active() const {
+bool Replicator::bulk_catchup_active() const {
+  const std::uint64_t page_size = engine_.page_size();
   for (const auto& [id, peer] : peers_) {
-    if (peer.catchup.active()) return true;
+    if (peer.catchup.sending() && peer.catchup.round_page_count() * page_size >= kBulkRoundBytes) {
+      return true;
+    }
   }
-  return false;
+  return bulk_catchup_receiving();
 }
 
-bool Replicator::catchup_receiving() const {
+bool Replicator::bulk_catchup_receiving() const {
   for (const auto& [id, peer] : peers_) {
-    if (peer.catchup.receiving()) return true;
+    if (peer.catchup.received_bytes() >= kBulkRoundBytes) return true;
   }
   return false;
 }
@@ -40,8 +48,8 @@ void Replicator::schedule_scan() {
   // A hash scan reads the whole segment: on a large one, keep it to about a quarter of a core,
   // and while a catch-up moves pages, leave the cores to the catch-up.
   earliest = std::max(earliest, last_scan_end_ + 3 * last_scan_duration_);
-  if (last_scan_duration_ >= kSlowScan && catchup_active()) {
-    const auto hold = catchup_receiving() ? kCatchupReceiveScanInterval : kCatchupScanInterval;
+  if (last_scan_duration_ >= kSlowScan && bulk_catchup_active()) {
+    const auto hold = bulk_catchup_receiving() ? kCatchupReceiveScanInterval : kCatchupScanInterval;
     earliest =
         std::max({earliest, last_scan_end_ + hold, last_scan_end_ + 8 * last_scan_duration_});
   }

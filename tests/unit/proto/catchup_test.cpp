@@ -157,4 +157,12 @@ TEST_CASE("a live patch loses exactly its parts on pages the peer's round will s
   CHECK(kept.bytes == expected);
 }
 
+TEST_CASE("every state of a page fits a frame unless pages are large or frames small") {
+  CHECK(every_page_state_fits(8192, 16u << 20));
+  CHECK(every_page_state_fits(65536, 16u << 20));
+  CHECK_FALSE(every_page_state_fits(1u << 20, 16u << 20));
+  CHECK_FALSE(every_page_state_fits(4096, 64u << 10));
+  CHECK_FALSE(every_page_state_fits(4096, 4096));
+}
+
 }  // namespace wmd::proto

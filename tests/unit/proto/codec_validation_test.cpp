@@ -416,6 +416,24 @@ TEST_CASE("page states: sparse runs are the only form of stretches broken by bla
   CHECK(error_of_body(MessageType::page_states, one_page, small) == errc::malformed);
   small.max_frame_bytes += 1;
   CHECK(error_of_body(MessageType::page_states, one_page, small) == kOk);
+  // So is the timestamp table (every entry is named by a run): a table longer than the cap is
+  // refused before it is built.
+  Limits min_frame = test_limits();
+  min_frame.max_frame_bytes = kMinMaxFrameBytes;
+  const std::uint64_t cap = kMinMaxFrameBytes / kVersionRunBudgetBytes;
+  CHECK(error_of_body(
+            MessageType::page_states,
+            [&](ByteWriter& w) {
+              w.varint(1);
+              write_id(w, "a");
+              w.varint(cap + 1);
+              for (std::uint64_t k = 0; k <= cap; ++k) {
+                w.varint(1);
+                w.varint(1);
+              }
+              w.varint(0);  // no pages
+            },
+            min_frame) == errc::malformed);
   // A written zero byte (timestamp a) cannot hide in a sparse run: plain runs it is.
   PageStates states;
   states.pages = {testing::sample_page(1)};

@@ -55,6 +55,14 @@ TEST_CASE("owed pages go out once each, after held-back pages, whether or not a 
   CHECK(round.next() == std::nullopt);
   CHECK(round.exhausted());
 
+  // First owed, first exported: pages owed later do not starve an earlier one.
+  round.owe({20});
+  round.owe({3});
+  round.owe({1});
+  CHECK(round.next() == 20u);
+  CHECK(round.next() == 3u);
+  CHECK(round.next() == 1u);
+
   // Owed pages outlive a replaced round, and the new plan exports each only once.
   round.start({1, 4});
   round.owe({8});
