@@ -417,7 +417,8 @@ TEST_CASE("page states: sparse runs are the only form of stretches broken by bla
   small.max_frame_bytes += 1;
   CHECK(error_of_body(MessageType::page_states, one_page, small) == kOk);
   // So is the timestamp table (every entry is named by a run): a table longer than the cap is
-  // refused before it is built.
+  // refused. (Such a table could never be fully named anyway; the cap's point, not observable
+  // here, is that the decoder refuses it before allocating its entries.)
   Limits min_frame = test_limits();
   min_frame.max_frame_bytes = kMinMaxFrameBytes;
   const std::uint64_t cap = kMinMaxFrameBytes / kVersionRunBudgetBytes;
