@@ -1,8 +1,14 @@
 #include "daemon/main/local_object_watch.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include <boost/asio/buffer.hpp>
+#include <cerrno>
+#include <cstring>
+#include <string>
 
 #include <wmd/segment_layout.h>
 #include <cstdlib>
@@ -13,20 +19,78 @@ namespace wmd::daemon {
 
 LocalObjectWatch::LocalObjectWatch(boost::asio::io_context& io, Segment& segment,
                                    std::chrono::milliseconds interval)
-    : segment_(segment), interval_(interval), timer_(io) {
-  schedule();
+    : segment_(segment), interval_(interval), timer_(io), events_(io) {
+  const bool watching = watch_objects();
+  check();  // whatever happened before the watch began
+  if (watching) {
+    wait_for_event();
+  } else {
+    schedule_poll();
+  }
 }
 
 void LocalObjectWatch::stop() {
   timer_.cancel();
+  boost::system::error_code ignored;
+  events_.close(ignored);
 }
 
-void LocalObjectWatch::schedule() {
+bool LocalObjectWatch::watch_objects() {
+  const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd < 0) {
+    spdlog::info(
+        "no inotify instance ({}): checking the segment's objects for truncation every "
+        "{} ms instead",
+        std::strerror(errno), interval_.count());
+    return false;
+  }
+  for (GuardedObject object : {GuardedObject::data, GuardedObject::control, GuardedObject::state}) {
+    const int object_fd = guarded_descriptor(object);
+    if (object_fd < 0) continue;
+    // The descriptor's own link: the very object mapped, whatever its name now.
+    const std::string path = "/proc/self/fd/" + std::to_string(object_fd);
+    if (::inotify_add_watch(fd, path.c_str(), IN_MODIFY | IN_ATTRIB) < 0) {
+      spdlog::info(
+          "cannot watch {} by inotify ({}): checking the segment's objects for "
+          "truncation every {} ms instead",
+          path, std::strerror(errno), interval_.count());
+      ::close(fd);
+      return false;
+    }
+  }
+  events_.assign(fd);
+  return true;
+}
+
+void LocalObjectWatch::wait_for_event() {
+  events_.async_read_some(boost::asio::buffer(event_buffer_),
+                          [this](boost::system::error_code ec, std::size_t) {
+                            if (ec == boost::asio::error::operation_aborted) return;
+                            if (ec) {
+                              spdlog::warn(
+                                  "inotify on the segment's objects failed ({}): "
+                                  "checking them every {} ms instead",
+                                  ec.message(), interval_.count());
+                              boost::system::error_code ignored;
+                              events_.close(ignored);
+                              schedule_poll();
+                              return;
+                            }
+                            // What changed does not matter: the check looks at every object.
+                            check();
+                            timer_.expires_after(interval_);
+                            timer_.async_wait([this](boost::system::error_code wait_ec) {
+                              if (!wait_ec) wait_for_event();
+                            });
+                          });
+}
+
+void LocalObjectWatch::schedule_poll() {
   timer_.expires_after(interval_);
   timer_.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
     check();
-    schedule();
+    schedule_poll();
   });
 }
 

@@ -6,10 +6,17 @@
 //   control object: its header is rebuilt and the daemon pid published again;
 //   state object:   the replication state can no longer be trusted: it is removed and the
 //                   daemon exits 1 at once (a restart starts afresh and catches up from peers).
+// How it notices: inotify on the three objects (IN_MODIFY comes with every truncation, by any
+// process, under any name of the file), so an idle daemon does not wake for it; a check runs
+// at once on an event, then no other for `interval` (this daemon's own pwritev() into the
+// objects during a catch-up raises events too). Where inotify is not available (no instance
+// or watch left under the user's limits), it checks every `interval` instead.
 // Thread-safety: owner (network) thread only.
 #pragma once
 
+#include <array>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 
@@ -25,14 +32,21 @@ class LocalObjectWatch {
                    std::chrono::milliseconds interval);
   void stop();
 
+  // True while inotify drives the checks (false: polling every interval).
+  bool event_driven() const { return events_.is_open(); }
+
  private:
-  void schedule();
+  bool watch_objects();
+  void wait_for_event();
+  void schedule_poll();
   void check();
 
   // Constant after construction.
   Segment& segment_;
   std::chrono::milliseconds interval_;
   boost::asio::steady_timer timer_;
+  boost::asio::posix::stream_descriptor events_;
+  std::array<char, 4096> event_buffer_{};
 };
 
 }  // namespace wmd::daemon

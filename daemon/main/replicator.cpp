@@ -103,10 +103,11 @@ net::MeshCallbacks Replicator::mesh_callbacks() {
 
 void Replicator::start() {
   next_scan_ = Clock::now();
+  next_status_ = Clock::now();
   last_stats_ = Clock::now();
   asio::post(engine_io_, [this] {
     schedule_scan();
-    schedule_status();
+    arm_status_timer_unless_scans_come();
   });
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "wmdd-engine");  // for top -H and perf --comm

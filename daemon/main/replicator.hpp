@@ -165,7 +165,11 @@ class Replicator {
   bool grow_for_peer(net::SessionId id, std::uint64_t size_bytes, const char* what);
   void remote_changes_applied();
   void publish_hello_if_changed();
-  void schedule_status();
+  // The status block, published counters and stats lines start from the timed scans, so that
+  // no timer of their own wakes an idle engine thread; the status timer is armed only while no
+  // scan comes by the time the next status is due (scans off, or held back by a catch-up).
+  void publish_status_if_due();
+  void arm_status_timer_unless_scans_come();
   void on_status(net::MeshSnapshot snapshot);
   void broadcast(proto::Message message);
   // Local patches to every peer, less what a catching-up peer's round will export (see
@@ -191,6 +195,7 @@ class Replicator {
   boost::asio::steady_timer digest_timer_;
   std::optional<std::chrono::steady_clock::time_point> digest_timer_due_;
   std::chrono::steady_clock::time_point next_scan_;
+  std::chrono::steady_clock::time_point next_status_;
   std::chrono::steady_clock::time_point last_scan_end_;
   std::chrono::steady_clock::duration last_scan_duration_{};
   std::thread thread_;

@@ -58,7 +58,9 @@ void Replicator::schedule_scan() {
   scan_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
     scan_now("timer");
+    publish_status_if_due();
     schedule_scan();
+    arm_status_timer_unless_scans_come();
   });
 }
 

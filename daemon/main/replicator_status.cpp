@@ -13,17 +13,31 @@ using Clock = std::chrono::steady_clock;
 
 }  // namespace
 
-void Replicator::schedule_status() {
-  status_timer_.expires_after(config_.status_interval);
+void Replicator::publish_status_if_due() {
+  const auto now = Clock::now();
+  if (now < next_status_) return;
+  next_status_ = now + config_.status_interval;
+  // The mesh's figures from the network thread, then the engine's own as they are when those
+  // arrive, as before: a status never shows a scan's counters without the sends it made.
+  post_to_net([this] {
+    auto snapshot = mesh_->snapshot();
+    asio::post(engine_io_, [this, snapshot = std::move(snapshot)]() mutable {
+      on_status(std::move(snapshot));
+    });
+  });
+}
+
+void Replicator::arm_status_timer_unless_scans_come() {
+  if (config_.scan_interval.count() > 0 && next_scan_ <= next_status_) {
+    boost::system::error_code ignored;
+    status_timer_.cancel(ignored);  // the scan that comes first publishes it
+    return;
+  }
+  status_timer_.expires_at(next_status_);
   status_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
-    post_to_net([this] {
-      auto snapshot = mesh_->snapshot();
-      asio::post(engine_io_, [this, snapshot = std::move(snapshot)]() mutable {
-        on_status(std::move(snapshot));
-      });
-    });
-    schedule_status();
+    publish_status_if_due();
+    arm_status_timer_unless_scans_come();
   });
 }
 

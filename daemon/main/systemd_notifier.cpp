@@ -4,6 +4,7 @@
 #include <systemd/sd-daemon.h>
 
 #include <cstdint>
+#include <cstdlib>
 
 namespace wmd::daemon {
 namespace {
@@ -25,6 +26,8 @@ std::string one_line(const std::string& text) {
 }  // namespace
 
 SystemdNotifier::SystemdNotifier(boost::asio::io_context& io) : timer_(io) {
+  const char* socket = std::getenv("NOTIFY_SOCKET");
+  under_service_manager_ = socket != nullptr && socket[0] != '\0';
   std::uint64_t usec = 0;
   if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
     watchdog_interval_ = std::chrono::microseconds(usec);

@@ -28,6 +28,9 @@ class SystemdNotifier {
   // STOPPING=1; the watchdog pings go on until the io_context stops (stopping can take a while).
   void stopping(const std::string& status);
 
+  // $NOTIFY_SOCKET was set at construction: someone listens to status().
+  bool under_service_manager() const noexcept { return under_service_manager_; }
+
   // The watchdog period systemd asked for (0: disabled).
   std::chrono::microseconds watchdog_interval() const noexcept { return watchdog_interval_; }
 
@@ -36,6 +39,7 @@ class SystemdNotifier {
 
   boost::asio::steady_timer timer_;
   std::chrono::microseconds watchdog_interval_{0};
+  bool under_service_manager_ = false;
 };
 
 }  // namespace wmd::daemon

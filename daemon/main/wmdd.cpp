@@ -16,6 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,10 +42,14 @@ namespace asio = boost::asio;
 using wmd::daemon::Options;
 
 constexpr auto kShutdownFlushTimeout = std::chrono::milliseconds(2000);
-constexpr auto kDoorbellPoll = std::chrono::milliseconds(500);
+// Longest sleep of the flush doorbell's thread. Clients wake it when they ring (the layout's
+// contract), so this only bounds the wait of a ring whose wake never came; an idle daemon pays
+// for every wakeup of every thread (README: the daemon's idle CPU).
+constexpr auto kDoorbellPoll = std::chrono::seconds(10);
 constexpr auto kSystemdStatusInterval = std::chrono::seconds(5);
-// How often the segment's objects are checked for truncation by another process (an access
-// to a truncated one is caught at once anyway, see segment/truncation_guard.hpp).
+// Least time between two checks of the segment's objects for truncation by another process
+// (inotify starts them; without it, the polling period). An access to a truncated object is
+// caught at once anyway, see segment/truncation_guard.hpp.
 constexpr auto kLocalObjectCheckInterval = std::chrono::milliseconds(250);
 // The replication state is this daemon's alone, whatever --segment-mode grants the segment.
 constexpr std::uint32_t kStateMode = 0600;
@@ -94,7 +99,12 @@ class FlushDoorbell {
   }
   ~FlushDoorbell() {
     stop_ = true;
-    segment_.wake_flush_waiter();
+    // A wake landing just before the waiter sleeps is missed (see Segment::wake_flush_waiter):
+    // repeat it until the thread is out, rather than wait out its sleep.
+    while (!exited_.load(std::memory_order_acquire)) {
+      segment_.wake_flush_waiter();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     thread_.join();
   }
 
@@ -109,11 +119,13 @@ class FlushDoorbell {
         replicator_.request_flush(ticket);
       }
     }
+    exited_.store(true, std::memory_order_release);
   }
 
   wmd::Segment& segment_;
   wmd::daemon::Replicator& replicator_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> exited_{false};
   std::thread thread_;
 };
 
@@ -452,9 +464,13 @@ int serve(const Options& options, wmd::Segment& segment, wmd::Engine& engine,
 
   // systemd: ready once we listen with the segment mapped; then a status line now and then.
   systemd.ready(systemd_status(options, mesh.snapshot(), engine.size_bytes()));
-  SystemdStatusTimer status_timer(net_io, [&] {
-    systemd.status(systemd_status(options, mesh.snapshot(), replicator.counters().size_bytes));
-  });
+  // Only for a service manager: outside one, the timer would only wake an idle daemon.
+  std::optional<SystemdStatusTimer> status_timer;
+  if (systemd.under_service_manager()) {
+    status_timer.emplace(net_io, [&] {
+      systemd.status(systemd_status(options, mesh.snapshot(), replicator.counters().size_bytes));
+    });
+  }
 
   // The first signal starts a graceful stop; the handler stays armed so that a second one (an
   // operator or a service manager out of patience) ends the flush wait at once.
@@ -475,7 +491,7 @@ int serve(const Options& options, wmd::Segment& segment, wmd::Engine& engine,
     }
     stopping = true;
     signals.async_wait(on_signal);
-    status_timer.stop();
+    if (status_timer) status_timer->stop();
     object_watch.stop();
     if (metrics) metrics->stop();
     systemd.stopping("stopping: final scan and flushing queues");

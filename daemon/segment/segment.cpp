@@ -38,13 +38,6 @@ Error to_daemon_error(Error error) {
 
 namespace {
 
-// Upper bound of one futex sleep in wait_flush_request: a wake_flush_waiter() that lands
-// between the waiter's check and its sleep is noticed within this time. Only shutdown wakes
-// the waiter that way, so a rare half second there is the price of an idle daemon's waiter
-// waking twice a second instead of twenty times (flush requests wake it at once: they change
-// the word it sleeps on).
-constexpr std::chrono::milliseconds kWaitSlice{500};
-
 // Copies text into a fixed NUL-terminated field, truncating.
 template <std::size_t N>
 void copy_text(char (&field)[N], const std::string& text) {
@@ -184,7 +177,7 @@ void Segment::wait_flush_request(std::uint32_t seen, std::chrono::milliseconds t
     if (impl_->wake_epoch_.load(std::memory_order_acquire) != epoch) return;
     const auto remaining = deadline - std::chrono::steady_clock::now();
     if (remaining <= std::chrono::steady_clock::duration::zero()) return;
-    core::futex_wait(word, seen, std::min<std::chrono::nanoseconds>(remaining, kWaitSlice));
+    core::futex_wait(word, seen, remaining);
   }
 }
 

@@ -134,6 +134,9 @@ class Segment {
   // Pass the last ticket given to flush_completed() (0 at start) as `seen`, not a fresh
   // flush_requested(): a request rung in between would otherwise wait a whole timeout.
   void wait_flush_request(std::uint32_t seen, std::chrono::milliseconds timeout) const;
+  // Ends the current wait_flush_request() early. A wake that lands between the waiter's last
+  // check and its sleep is missed (the futex word is the clients', so waking cannot change
+  // it): a caller that must see the waiter return repeats it until the waiter says so.
   void wake_flush_waiter() const;
   // changes_pending: the scan left local changes it could not stamp; the client's flush fails.
   void flush_completed(std::uint32_t ticket, bool changes_pending = false) const;

@@ -84,6 +84,12 @@ void unguard_mapping(GuardedObject object) {
   slots[static_cast<std::uint32_t>(object)].length_bytes.store(0, std::memory_order_release);
 }
 
+int guarded_descriptor(GuardedObject object) {
+  const Slot& slot = slots[static_cast<std::uint32_t>(object)];
+  if (slot.length_bytes.load(std::memory_order_acquire) == 0) return -1;
+  return slot.fd.load(std::memory_order_acquire);
+}
+
 TruncatedMask check_guarded_objects() {
   for (std::uint32_t i = 0; i < kGuardedObjects; ++i) restore_size(slots[i], i);
   return shrunk.exchange(0, std::memory_order_acq_rel);

@@ -29,6 +29,10 @@ using TruncatedMask = std::uint32_t;
 void guard_mapping(GuardedObject object, void* base, std::uint64_t length_bytes, int fd);
 void unguard_mapping(GuardedObject object);
 
+// The descriptor registered for object, or -1 when none is. For watching the object (inotify
+// on /proc/self/fd/N): the descriptor is the caller's to use, not to close.
+int guarded_descriptor(GuardedObject object);
+
 // Restores the size of every registered object found shorter than its mapping, and returns the
 // objects found shrunk (here or by the handler) since the last call.
 TruncatedMask check_guarded_objects();

@@ -6,6 +6,7 @@ pending while `wmdctl flush` still exited 0 and nothing was sent. (A flush whose
 change it cannot stamp now exits 5, WMD_EPENDING; no hostile peer can cause that any more, so
 this drill cannot provoke it from outside: the doorbell unit test covers it.)"""
 
+import json
 import os
 import subprocess
 import sys
@@ -43,6 +44,20 @@ def body(h):
             h.wait_visible(nodes, offset, value, timeout_s=dr.HONEST_DEADLINE_S)
         except AssertionError as e:
             failures.append(f"wmdctl flush on {d.id} exited 0 but the change did not arrive: {e}")
+    # Without timed scans, the status block rides its own timer (it rides the scans otherwise):
+    # it still shows the flushes' scans and both peers.
+    def status_published():
+        run = subprocess.run([wmdctl, "status", nodes[0].segment, "--json"],
+                             capture_output=True, text=True, timeout=30)
+        if run.returncode != 0:
+            return None
+        status = json.loads(run.stdout)
+        connected = [p for p in status["peers"] if p["state"] == "connected"]
+        return status if status["counters"]["scans"] > 0 and len(connected) >= 2 else None
+    try:
+        wh.wait_until(status_published, 10, "a's status block with its scans and both peers")
+    except AssertionError as e:
+        failures.append(f"status block not published without timed scans: {e}")
     dr.finish(h, "flush", failures, nodes)
 
 

@@ -67,11 +67,16 @@ class FakeDaemon {
           served_ticket = ticket;
         }
       }
+      exited_.store(true);
     });
   }
   ~FakeDaemon() {
     stop_.store(true);
-    segment_.wake_flush_waiter();
+    // As wmdd does: a wake landing just before the waiter sleeps is missed, so repeat it.
+    while (!exited_.load()) {
+      segment_.wake_flush_waiter();
+      std::this_thread::sleep_for(1ms);
+    }
     thread_.join();
   }
   int served() const { return served_.load(); }
@@ -79,6 +84,7 @@ class FakeDaemon {
  private:
   Segment& segment_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> exited_{false};
   std::atomic<int> served_{0};
   std::thread thread_;
 };
