@@ -46,9 +46,12 @@ def damon_state():
     reclaim): on such machines every wakeup of a process with a large resident set costs far
     more (README: the daemon's idle CPU)."""
     root = "/sys/kernel/mm/damon/admin/kdamonds"
+    states = []
     try:
-        states = [open(f"{root}/{k}/state").read().strip() for k in os.listdir(root)
-                  if k.isdigit()]
+        for k in os.listdir(root):
+            if k.isdigit():
+                with open(f"{root}/{k}/state") as f:
+                    states.append(f.read().strip())
     except OSError:
         return "unknown"
     return "on" if "on" in states else "off"

@@ -32,9 +32,6 @@ class LocalObjectWatch {
                    std::chrono::milliseconds interval);
   void stop();
 
-  // True while inotify drives the checks (false: polling every interval).
-  bool event_driven() const { return events_.is_open(); }
-
  private:
   bool watch_objects();
   void wait_for_event();
