@@ -30,6 +30,7 @@ LocalObjectWatch::LocalObjectWatch(boost::asio::io_context& io, Segment& segment
 }
 
 void LocalObjectWatch::stop() {
+  stopped_ = true;  // a completion already queued must not re-arm anything
   timer_.cancel();
   boost::system::error_code ignored;
   events_.close(ignored);
@@ -65,7 +66,7 @@ bool LocalObjectWatch::watch_objects() {
 void LocalObjectWatch::wait_for_event() {
   events_.async_read_some(boost::asio::buffer(event_buffer_),
                           [this](boost::system::error_code ec, std::size_t) {
-                            if (ec == boost::asio::error::operation_aborted) return;
+                            if (stopped_ || ec == boost::asio::error::operation_aborted) return;
                             if (ec) {
                               spdlog::warn(
                                   "inotify on the segment's objects failed ({}): "
@@ -80,7 +81,7 @@ void LocalObjectWatch::wait_for_event() {
                             check();
                             timer_.expires_after(interval_);
                             timer_.async_wait([this](boost::system::error_code wait_ec) {
-                              if (!wait_ec) wait_for_event();
+                              if (!wait_ec && !stopped_) wait_for_event();
                             });
                           });
 }
@@ -88,7 +89,7 @@ void LocalObjectWatch::wait_for_event() {
 void LocalObjectWatch::schedule_poll() {
   timer_.expires_after(interval_);
   timer_.async_wait([this](boost::system::error_code ec) {
-    if (ec) return;
+    if (ec || stopped_) return;
     check();
     schedule_poll();
   });

@@ -44,6 +44,7 @@ class LocalObjectWatch {
   boost::asio::steady_timer timer_;
   boost::asio::posix::stream_descriptor events_;
   std::array<char, 4096> event_buffer_{};
+  bool stopped_ = false;
 };
 
 }  // namespace wmd::daemon

@@ -16,7 +16,10 @@ using Clock = std::chrono::steady_clock;
 void Replicator::publish_status_if_due() {
   const auto now = Clock::now();
   if (now < next_status_) return;
-  next_status_ = now + config_.status_interval;
+  // On the schedule's grid rather than from now: the scan timer fires a little after its
+  // time, and a status due "from now" would fall just after the scan meant to publish it.
+  next_status_ += config_.status_interval;
+  if (next_status_ <= now) next_status_ = now + config_.status_interval;
   // The mesh's figures from the network thread, then the engine's own as they are when those
   // arrive, as before: a status never shows a scan's counters without the sends it made.
   post_to_net([this] {
@@ -28,9 +31,11 @@ void Replicator::publish_status_if_due() {
 }
 
 void Replicator::arm_status_timer_unless_scans_come() {
-  if (config_.scan_interval.count() > 0 && next_scan_ <= next_status_) {
+  // A scan due no later than one scan interval after the status publishes it (a status that
+  // late is fine; a wakeup of its own is what this saves).
+  if (config_.scan_interval.count() > 0 && next_scan_ <= next_status_ + config_.scan_interval) {
     boost::system::error_code ignored;
-    status_timer_.cancel(ignored);  // the scan that comes first publishes it
+    status_timer_.cancel(ignored);
     return;
   }
   status_timer_.expires_at(next_status_);

@@ -52,8 +52,9 @@ def body(h):
         if run.returncode != 0:
             return None
         status = json.loads(run.stdout)
-        connected = [p for p in status["peers"] if p["state"] == "connected"]
-        return status if status["counters"]["scans"] > 0 and len(connected) >= 2 else None
+        connected = [p for p in status.get("peers", []) if p.get("state") == "connected"]
+        scans = status.get("counters", {}).get("scans", 0)
+        return status if scans > 0 and len(connected) >= 2 else None
     try:
         wh.wait_until(status_published, 10, "a's status block with its scans and both peers")
     except AssertionError as e:

@@ -54,6 +54,17 @@ def body(h):
     log_says(r"data object .* truncated", "the data object was truncated")
     assert a.alive(), f"a died after its data object was truncated ({a.proc.returncode})"
     assert os.stat(data_path).st_size == SIZE, "data object size not restored"
+    # The lost range reads as zeros on a and replicates like a local write of a's: the writes
+    # start-up left there become zeros everywhere. Waited for before the honest writes, which
+    # land in that range: a write on b or c made before a's scan stamps the zeros would lose
+    # to them (a's change is stamped when a's scan finds it), as any concurrent write may.
+    h.wait_converged(mesh)
+    startup_offset = SIZE - wh.PAGE + 128
+    for d in mesh:
+        m = wh.Mapping(d.segment)
+        lost = m.read(startup_offset, 16)
+        m.close()
+        assert lost == bytes(16), f"{d.id} kept {lost.hex()} in the range a lost"
     wmd_drill.honest_writes_converge(h, mesh, SIZE, what="data truncation")
 
     # 2. The control object shrinks under the running daemon.
