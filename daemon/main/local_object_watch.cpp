@@ -65,25 +65,25 @@ bool LocalObjectWatch::watch_objects() {
 
 void LocalObjectWatch::wait_for_event() {
   events_.async_read_some(boost::asio::buffer(event_buffer_),
-                          [this](boost::system::error_code ec, std::size_t) {
-                            if (stopped_ || ec == boost::asio::error::operation_aborted) return;
-                            if (ec) {
-                              spdlog::warn(
-                                  "inotify on the segment's objects failed ({}): "
-                                  "checking them every {} ms instead",
-                                  ec.message(), interval_.count());
-                              boost::system::error_code ignored;
-                              events_.close(ignored);
-                              schedule_poll();
-                              return;
-                            }
-                            // What changed does not matter: the check looks at every object.
-                            check();
-                            timer_.expires_after(interval_);
-                            timer_.async_wait([this](boost::system::error_code wait_ec) {
-                              if (!wait_ec && !stopped_) wait_for_event();
-                            });
-                          });
+                          [this](boost::system::error_code ec, std::size_t) { on_events(ec); });
+}
+
+void LocalObjectWatch::on_events(const boost::system::error_code& ec) {
+  if (stopped_ || ec == boost::asio::error::operation_aborted) return;
+  if (ec) {
+    spdlog::warn("inotify on the segment's objects failed ({}): checking them every {} ms instead",
+                 ec.message(), interval_.count());
+    boost::system::error_code ignored;
+    events_.close(ignored);
+    schedule_poll();
+    return;
+  }
+  // What changed does not matter: the check looks at every object.
+  check();
+  timer_.expires_after(interval_);
+  timer_.async_wait([this](boost::system::error_code wait_ec) {
+    if (!wait_ec && !stopped_) wait_for_event();
+  });
 }
 
 void LocalObjectWatch::schedule_poll() {

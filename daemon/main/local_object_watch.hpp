@@ -35,15 +35,17 @@ class LocalObjectWatch {
  private:
   bool watch_objects();
   void wait_for_event();
+  void on_events(const boost::system::error_code& ec);
   void schedule_poll();
   void check();
 
   // Constant after construction.
   Segment& segment_;
   std::chrono::milliseconds interval_;
+
   boost::asio::steady_timer timer_;
-  boost::asio::posix::stream_descriptor events_;
-  std::array<char, 4096> event_buffer_{};
+  boost::asio::posix::stream_descriptor events_;  // the inotify instance; closed when polling
+  std::array<char, 4096> event_buffer_{};         // what events say is not used
   bool stopped_ = false;
 };
 
