@@ -154,6 +154,7 @@ Result<std::unique_ptr<Engine::Impl>> Engine::Impl::create(const EngineConfig& c
   }
   impl->pool_.emplace(reinterpret_cast<VersionBlock*>(base + layout.pool_offset), pool_blocks,
                       &h.pool_high_water);
+  impl->pool_offset_bytes_ = layout.pool_offset;
   impl->runs_per_ref_.assign(std::uint64_t{config.max_peers} + 1, 0);
   impl->run_limit_ = run_limit_of(config);
   impl->peer_run_share_ = peer_run_share_of(config);

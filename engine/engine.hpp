@@ -102,8 +102,8 @@ struct StorageWrite {
   std::uint64_t offset_bytes = 0;
   std::span<const std::uint8_t> bytes;
 };
-// Writes bytes into never-written pages of memory or state storage by a path that does not
-// fault them in one page at a time through the mappings the engine reads (pwrite() on the
+// Writes bytes into memory or state storage, mostly never-written pages, by a path that does
+// not fault them in one page at a time through the mappings the engine reads (pwrite() on the
 // shared-memory objects, in the daemon). When it returns, the bytes read back through those
 // mappings. Writes are sorted by offset and never overlap. Errors leave the engine to write
 // the same bytes through its mappings instead.

@@ -96,8 +96,9 @@ class Engine::Impl {
   // bytes for flush_hole_pages(), the page's update counter left odd until then.
   Result<MergeStats> queue_hole_page(const PageState& state, std::uint64_t max_lamport,
                                      MergeStats stats);
-  // Writes the queued pages' bytes (memory and shadow) through the bulk writer, or through the
-  // mappings when it fails, then publishes their records and closes their updates.
+  // Writes the queued pages' bytes (memory and shadow) and their version lists' blocks through
+  // the bulk writer, or through the mappings when it fails, then publishes their records and
+  // closes their updates.
   void flush_hole_pages();
   struct HolePage {
     std::uint64_t page = 0;
@@ -109,6 +110,7 @@ class Engine::Impl {
   };
   std::vector<HolePage> hole_pages_;
   std::vector<std::uint8_t> hole_scratch_;  // pages whose state bytes needed fixing up
+  std::vector<engine_detail::VersionPool::StagedBlock> hole_blocks_;  // their version lists
   std::vector<StorageWrite> hole_writes_;
   std::uint64_t hole_cache_first_ = 0, hole_cache_end_ = 0;  // unbacked pages, this call
   BulkPageWriter bulk_writer_;
@@ -185,6 +187,7 @@ class Engine::Impl {
   engine_detail::PageRecord* records_ = nullptr;
   std::uint8_t* shadow_ = nullptr;
   std::optional<engine_detail::VersionPool> pool_;
+  std::uint64_t pool_offset_bytes_ = 0;  // of the pool's first block in state storage
   std::optional<engine_detail::PeerTable> peers_;
   std::span<std::uint8_t> memory_;
   GrowFn grow_;

@@ -1,5 +1,6 @@
 #include "engine/version_pool.hpp"
 
+#include <algorithm>
 #include <cassert>
 
 #include "engine/atomic_access.hpp"
@@ -59,7 +60,8 @@ std::uint32_t VersionPool::allocate() {
   return index;
 }
 
-std::uint32_t VersionPool::store(const VersionList& list) {
+template <typename BlockAt>
+std::uint32_t VersionPool::store_with(const VersionList& list, BlockAt&& block_at) {
   if (is_zero_version_list(list)) return 0;
   assert(available() >= blocks_for(list.size()));
   // The chain is complete before the caller publishes its head, so order inside is free.
@@ -67,7 +69,7 @@ std::uint32_t VersionPool::store(const VersionList& list) {
   std::uint32_t index = head;
   std::size_t entry = 0;
   while (true) {
-    VersionBlock& block = blocks_[index];
+    VersionBlock& block = block_at(index);
     const auto n =
         static_cast<std::uint32_t>(std::min<std::size_t>(kEntriesPerBlock, list.size() - entry));
     for (std::uint32_t k = 0; k < n; ++k, ++entry) {
@@ -82,8 +84,23 @@ std::uint32_t VersionPool::store(const VersionList& list) {
       return head;
     }
     index = allocate();
-    block.next = index;
+    block.next = index;  // block stays valid: block_at() is called again only after this
   }
+}
+
+std::uint32_t VersionPool::store(const VersionList& list) {
+  return store_with(list, [this](std::uint32_t index) -> VersionBlock& { return blocks_[index]; });
+}
+
+std::uint32_t VersionPool::store_staged(const VersionList& list, std::vector<StagedBlock>& staged) {
+  return store_with(list, [&staged](std::uint32_t index) -> VersionBlock& {
+    staged.push_back(StagedBlock{index, VersionBlock{}});
+    return staged.back().block;
+  });
+}
+
+void VersionPool::write_staged(const std::vector<StagedBlock>& staged) {
+  for (const StagedBlock& s : staged) blocks_[s.index] = s.block;
 }
 
 void VersionPool::release(std::uint32_t head) {

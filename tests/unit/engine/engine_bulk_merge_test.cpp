@@ -5,6 +5,7 @@
 #include <cstring>
 #include <random>
 
+#include "engine/state_layout.hpp"
 #include "tests/unit/engine/engine_test_support.hpp"
 
 namespace wmd {
@@ -29,7 +30,9 @@ struct InMemoryWriter {
   std::vector<bool> backed = std::vector<bool>(kPages, false);
   int calls = 0;
   std::uint64_t pages_written = 0;
+  std::uint64_t blocks_written = 0;  // version-list blocks written to state storage
   bool fail = false;
+  int fail_call = 0;                         // when not 0, that call fails (1 = the first)
   std::function<void(bool after)> on_write;  // runs before and after each call's writes
 
   BackingProbe probe() {
@@ -43,7 +46,7 @@ struct InMemoryWriter {
     return [this](Storage storage, std::span<const StorageWrite> writes) -> Status {
       ++calls;
       if (on_write) on_write(false);
-      if (fail) return errc::io_error;
+      if (fail || calls == fail_call) return errc::io_error;
       auto& target = storage == Storage::memory ? replica->memory : replica->state;
       for (const StorageWrite& w : writes) {
         REQUIRE(w.offset_bytes + w.bytes.size() <= target.size());
@@ -51,6 +54,8 @@ struct InMemoryWriter {
         if (storage == Storage::memory) {
           backed[w.offset_bytes / kPage] = true;
           ++pages_written;
+        } else if (w.bytes.size() == sizeof(engine_detail::VersionBlock)) {
+          ++blocks_written;
         }
       }
       if (on_write) on_write(true);
@@ -108,8 +113,9 @@ TEST_CASE("page states for never-written unbacked pages go through the bulk writ
 
   auto merged = bulk.engine->merge_pages(states);
   REQUIRE(merged.ok());
-  CHECK(io.calls == 2);  // memory, then state (the shadow copies)
+  CHECK(io.calls == 3);  // memory, then state: the shadow copies, then the version lists
   CHECK(io.pages_written == states.size());
+  CHECK(io.blocks_written >= states.size());  // at least one block per list
   for (const auto& state : states) REQUIRE(mapped.engine->merge_page(state).ok());
   check_same(bulk, mapped);
   check_same(bulk, src);
@@ -119,7 +125,15 @@ TEST_CASE("page states for never-written unbacked pages go through the bulk writ
   auto again = bulk.engine->merge_pages(states);
   REQUIRE(again.ok());
   CHECK(again->bytes_taken == 0);
-  CHECK(io.calls == 2);
+  CHECK(io.calls == 3);
+  // The lists written by the writer are whole: the state reopens with nothing to repair.
+  bulk.engine.reset();
+  bulk.open(kPages * kPage);
+  const RecoveryStats recovered = bulk.engine->recovery_stats();
+  CHECK(recovered.torn_pages == 0);
+  CHECK(recovered.corrupt_pages == 0);
+  CHECK(recovered.leaked_blocks == 0);
+  check_same(bulk, src);
 }
 
 TEST_CASE("a page named twice in one batch is merged after its first state has landed") {
@@ -172,6 +186,30 @@ TEST_CASE("when the bulk writer fails, the pages are written through the mapping
   CHECK(bulk.engine->scan().empty());
 }
 
+TEST_CASE("when only the version lists' write fails, they are stored through the mapping") {
+  std::mt19937_64 rng(17);
+  Replica src = make_source(rng);
+  const auto states = export_all(src);
+  Replica bulk(config("b"), kPages * kPage);
+  InMemoryWriter io;
+  io.attach(bulk);
+  io.fail_call = 3;  // memory and shadow land, the blocks do not
+  REQUIRE(bulk.engine->merge_pages(states).ok());
+  CHECK(io.calls == 3);
+  CHECK(io.pages_written == states.size());
+  CHECK(io.blocks_written == 0);
+  check_same(bulk, src);
+  CHECK(bulk.engine->scan().empty());
+  // The state reopens as it is: every list stored is complete and reachable.
+  bulk.engine.reset();
+  bulk.open(kPages * kPage);
+  const RecoveryStats recovered = bulk.engine->recovery_stats();
+  CHECK(recovered.torn_pages == 0);
+  CHECK(recovered.corrupt_pages == 0);
+  CHECK(recovered.leaked_blocks == 0);
+  check_same(bulk, src);
+}
+
 TEST_CASE("a page already written, or backed, is merged per byte as before") {
   Replica bulk(config("b"), kPages * kPage);
   InMemoryWriter io;
@@ -190,9 +228,10 @@ TEST_CASE("a kill while the bulk writer runs leaves torn pages that recovery rep
   std::mt19937_64 rng(13);
   Replica src = make_source(rng);
   const auto states = export_all(src);
-  // Kill points: before the memory write, between it and the shadow write, after both (the
-  // records not yet published). Snapshots of memory and state stand for what a kill leaves.
-  for (int kill_point = 0; kill_point < 3; ++kill_point) {
+  // Kill points: before the memory write, between it and the shadow write, between that and
+  // the version lists' blocks, after all three (the records not yet published). Snapshots of
+  // memory and state stand for what a kill leaves.
+  for (int kill_point = 0; kill_point < 4; ++kill_point) {
     CAPTURE(kill_point);
     Replica bulk(config("b"), kPages * kPage);
     InMemoryWriter io;
@@ -203,7 +242,7 @@ TEST_CASE("a kill while the bulk writer runs leaves torn pages that recovery rep
       state_at_kill = bulk.state;
     };
     io.on_write = [&](bool after) {
-      if ((!after && io.calls == kill_point + 1) || (after && kill_point == 2 && io.calls == 2)) {
+      if ((!after && io.calls == kill_point + 1) || (after && kill_point == 3 && io.calls == 3)) {
         snapshot();
       }
     };
