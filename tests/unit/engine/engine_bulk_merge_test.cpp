@@ -102,6 +102,18 @@ void check_same(Replica& a, Replica& b) {
   }
 }
 
+// The engine on bulk's state, reopened: every version list stored is whole and reachable (no
+// page to repair, no block leaked), and the replica still equals src.
+void check_reopens_whole(Replica& bulk, Replica& src) {
+  bulk.engine.reset();
+  bulk.open(kPages * kPage);
+  const RecoveryStats recovered = bulk.engine->recovery_stats();
+  CHECK(recovered.torn_pages == 0);
+  CHECK(recovered.corrupt_pages == 0);
+  CHECK(recovered.leaked_blocks == 0);
+  check_same(bulk, src);
+}
+
 TEST_CASE("page states for never-written unbacked pages go through the bulk writer in one batch") {
   std::mt19937_64 rng(7);
   Replica src = make_source(rng);
@@ -126,14 +138,7 @@ TEST_CASE("page states for never-written unbacked pages go through the bulk writ
   REQUIRE(again.ok());
   CHECK(again->bytes_taken == 0);
   CHECK(io.calls == 3);
-  // The lists written by the writer are whole: the state reopens with nothing to repair.
-  bulk.engine.reset();
-  bulk.open(kPages * kPage);
-  const RecoveryStats recovered = bulk.engine->recovery_stats();
-  CHECK(recovered.torn_pages == 0);
-  CHECK(recovered.corrupt_pages == 0);
-  CHECK(recovered.leaked_blocks == 0);
-  check_same(bulk, src);
+  check_reopens_whole(bulk, src);  // the lists the writer wrote
 }
 
 TEST_CASE("a page named twice in one batch is merged after its first state has landed") {
@@ -200,14 +205,7 @@ TEST_CASE("when only the version lists' write fails, they are stored through the
   CHECK(io.blocks_written == 0);
   check_same(bulk, src);
   CHECK(bulk.engine->scan().empty());
-  // The state reopens as it is: every list stored is complete and reachable.
-  bulk.engine.reset();
-  bulk.open(kPages * kPage);
-  const RecoveryStats recovered = bulk.engine->recovery_stats();
-  CHECK(recovered.torn_pages == 0);
-  CHECK(recovered.corrupt_pages == 0);
-  CHECK(recovered.leaked_blocks == 0);
-  check_same(bulk, src);
+  check_reopens_whole(bulk, src);
 }
 
 TEST_CASE("a page already written, or backed, is merged per byte as before") {
