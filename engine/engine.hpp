@@ -195,9 +195,10 @@ class Engine {
   void set_backing_probe(BackingProbe probe);
 
   // Optional, used together with the backing probe: merge_pages() writes the bytes of a page
-  // the probe reports unbacked and that was never written (the initial-sync case) through it,
-  // batched, instead of faulting the page in through the mapping (backing fresh shared memory
-  // by page faults costs several times a pwrite() of the same bytes).
+  // the probe reports unbacked and that was never written (the initial-sync case), its shadow
+  // copy and its version list's pool blocks (256 bytes each) through it, batched, instead of
+  // faulting the pages in through the mappings (backing fresh shared memory by page faults
+  // costs several times a pwrite() of the same bytes).
   void set_bulk_page_writer(BulkPageWriter writer);
   // Optional: how replicated_page_state() reads a page's shadow copy (see PageReader).
   void set_page_reader(PageReader reader);
