@@ -46,7 +46,7 @@ class VersionPool {
     VersionBlock block{};
   };
   // As store(), but the blocks are appended to staged instead of written to storage: the
-  // caller writes each block at byte block_index * sizeof(VersionBlock) of the pool (or hands
+  // caller writes each block at byte index * sizeof(VersionBlock) of the pool (or hands
   // them to write_staged()) before it publishes the head. A batch of fresh blocks then lands
   // in one bulk write instead of one page fault per 4 KiB of new pool.
   // REQUIRES: available() >= blocks_for(list).
