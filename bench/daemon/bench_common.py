@@ -55,6 +55,38 @@ def report(name, figure, baseline, ratio, target_text, met):
           f"target {target_text}: {verdict}", flush=True)
 
 
+def thread_cpu(pid):
+    """{thread name: (CPU seconds, minor page faults)} of a live process, threads of one name
+    summed (wmdd names its threads wmdd, wmdd-engine, wmdd-flush, ...)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+        except FileNotFoundError:
+            continue  # the thread ended while listing
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        cpu = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        faults = int(fields[7])  # minflt
+        prev = out.get(name, (0.0, 0))
+        out[name] = (prev[0] + cpu, prev[1] + faults)
+    return out
+
+
+def thread_cpu_delta(after, before=None):
+    """Per-thread-name CPU seconds and faults from `before` to `after` (both thread_cpu())."""
+    before = before or {}
+    return {name: (cpu - before.get(name, (0.0, 0))[0], faults - before.get(name, (0.0, 0))[1])
+            for name, (cpu, faults) in after.items()}
+
+
+def format_thread_cpu(delta):
+    return ", ".join(f"{name} {cpu:.2f} s/{faults:,} faults"
+                     for name, (cpu, faults) in sorted(delta.items()) if cpu > 0 or faults > 0)
+
+
 def percentile(sorted_values, p):
     if not sorted_values:
         return float("nan")

@@ -84,6 +84,29 @@ def fresh_memory_bytes_per_s(size):
     return max(mapped, written), mapped, written
 
 
+def warm_free_memory(size):
+    """Writes `size` bytes into a new /dev/shm object and frees it, just before a timed copy, so
+    that the copy's fresh pages come from guest memory the hypervisor still backs. This VM hands
+    free memory back to its host (free page reporting, page_reporting_order=11 on the kernel
+    command line) a few seconds after it is freed; reusing such memory costs a host fault per
+    4 KiB, and a cold 1 GiB copy here ran 3-4x slower than a warm one. rsync's best of two runs
+    and the pwrite floor (measured right after the mapping test frees its object) always found
+    warm memory while the sync, after A's restart, found cold memory: each timed copy now gets
+    the same preparation. Returns the seconds it took (cold memory makes it slow)."""
+    path = "/dev/shm/wmd-bench-warm-%d" % os.getpid()
+    chunk = b"\x5a" * (4 * bc.MiB)
+    t = time.monotonic()
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.ftruncate(fd, size)
+        for off in range(0, size, len(chunk)):
+            os.pwrite(fd, chunk[:min(len(chunk), size - off)], off)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return time.monotonic() - t
+
+
 def fill_random(name, size, on_half=None):
     m = wh.Mapping(name)
     step = min(64 * bc.MiB, max(bc.MiB, size // 8))  # on_half needs a step boundary at half
@@ -159,10 +182,12 @@ def wait_catchup_logged(a, b, t0, deadline_s=600):
             time.sleep(0.005)
 
 
-def rsync_seconds(src_path):
-    """rsync --whole-file of the same bytes into a new /dev/shm file (copying, no delta)."""
+def rsync_seconds(src_path, warm_bytes):
+    """rsync --whole-file of the same bytes into a new /dev/shm file (copying, no delta), after
+    the same warm_free_memory() as the sync."""
     dest = "/dev/shm/wmd-bench-rsync-%d" % os.getpid()
     try:
+        warm_free_memory(warm_bytes)
         t = time.monotonic()
         subprocess.run(["rsync", "--whole-file", src_path, dest], check=True)
         return time.monotonic() - t
@@ -196,9 +221,16 @@ def initial_sync(wmdd, size, raw, written):
         a.start(timeout_s=60)
         print(f"  A stopped (final scan) and restarted in {time.monotonic() - t:.1f} s")
         sent_before = bc.scrape_metric(port_a, "wmd_wire_bytes_sent_total")
+        # B backs data, shadow and version lists: 2.2-2.3x the segment's bytes of fresh memory.
+        warm_bytes = 3 * size
+        warm_s = warm_free_memory(warm_bytes)
+        cpu_a = bc.thread_cpu(a.pid())
         t0 = time.monotonic()
         b.start(wait_listening=False)
         elapsed = wait_catchup_logged(a, b, t0)
+        # Where the CPU went, per thread, from B's start to the logged end of the round.
+        cpu_a = bc.thread_cpu_delta(bc.thread_cpu(a.pid()), cpu_a)
+        cpu_b = bc.thread_cpu_delta(bc.thread_cpu(b.pid()))
         if wait_equal(a, b, size, time.monotonic(), deadline_s=0) is None:
             print("  B's segment was not yet equal to A's when B logged the catch-up done: "
                   "timed to equal segments instead")
@@ -209,9 +241,13 @@ def initial_sync(wmdd, size, raw, written):
         a.stop()
         path_a = wh.shm_path(a.segment)
         nonzero = bc.nonzero_bytes(path_a)
-        rsync_s = min(rsync_seconds(path_a) for _ in range(2))
+        rsync_s = min(rsync_seconds(path_a, warm_bytes) for _ in range(2))
     finally:
         h.close()
+    print(f"  before each timed copy, {warm_bytes / bc.GiB:.0f} GiB of memory written and freed "
+          f"(took {warm_s:.1f} s before the sync)")
+    print(f"  CPU during the sync: sender A: {bc.format_thread_cpu(cpu_a)}; "
+          f"receiver B: {bc.format_thread_cpu(cpu_b)}")
     rate = size / elapsed
     floor_s = 2 * size / written  # data object and shadow copy, both by pwrite
     print(f"  B caught up {size / bc.MiB:.0f} MiB in {elapsed:.2f} s (from its start, including "
