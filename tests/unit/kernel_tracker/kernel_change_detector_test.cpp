@@ -186,7 +186,7 @@ TEST_CASE("kernel change detection produces the same patches as hash scans on a 
   const tracker::HashChangeDetector hash;
   KernelChangeDetector detector(kernel, hash, [&registry] { return registry; });
 
-  const std::uint32_t seed = std::random_device{}();
+  const std::uint32_t seed = 1947;  // fixed: every run tests the same cases
   INFO("seed " << seed);
   std::mt19937 rng(seed);
   Clock::time_point now{};

@@ -370,7 +370,7 @@ TEST_CASE("kernel candidates equal the hash comparison on a random workload") {
   (void)tracker.collect(registry, now);
   hashes.absorb_changed();
 
-  const std::uint32_t seed = std::random_device{}();
+  const std::uint32_t seed = 4119;  // fixed: every run tests the same cases
   INFO("seed " << seed);
   std::mt19937 rng(seed);
   std::uint64_t total_pages = 0;

@@ -80,7 +80,7 @@ TEST_CASE("every length field set to a huge value gives a clean error") {
 }
 
 TEST_CASE("random byte flips give clean errors or a canonical message") {
-  const unsigned seed = std::random_device{}();
+  const unsigned seed = 8504;  // fixed: every run tests the same cases
   CAPTURE(seed);
   std::mt19937_64 rng(seed);
   const auto messages = testing::sample_messages();

@@ -43,7 +43,7 @@ TEST_CASE("the frame reader decodes a stream fed one byte at a time") {
 }
 
 TEST_CASE("the frame reader decodes a stream fed in random chunks") {
-  const unsigned seed = std::random_device{}();
+  const unsigned seed = 5150;  // fixed: every run tests the same cases
   CAPTURE(seed);
   std::mt19937 rng(seed);
   std::vector<Message> messages;

@@ -30,7 +30,7 @@ Patch scattered_patch(std::mt19937_64& rng, std::uint64_t segment_bytes, int run
 }
 
 TEST_CASE("1000 scattered 8-byte runs cost at most 1.7x their bytes on the wire") {
-  const unsigned seed = std::random_device{}();
+  const unsigned seed = 1808;  // fixed: every run tests the same cases
   CAPTURE(seed);
   std::mt19937_64 rng(seed);
   for (std::uint64_t segment_bytes : {std::uint64_t{1} << 24, std::uint64_t{1} << 30}) {
