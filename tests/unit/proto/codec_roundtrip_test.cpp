@@ -23,6 +23,22 @@ TEST_CASE("every message type survives encode then decode unchanged") {
   }
 }
 
+TEST_CASE("page states of many runs round trip (the encoder keeps up to 32 before writing)") {
+  for (const std::uint32_t runs : {31u, 32u, 33u, 200u}) {
+    CAPTURE(runs);
+    PageState page = testing::sample_page(2);
+    page.versions.clear();
+    const std::uint32_t length = testing::kTestPageBytes / runs;
+    for (std::uint32_t i = 0; i < runs; ++i) {
+      const std::uint32_t end = i + 1 == runs ? testing::kTestPageBytes : (i + 1) * length;
+      page.versions.push_back({i * length, end, {1 + i % 3, i % 2 == 0 ? "node-a" : "node-b"}});
+    }
+    PageStates states;
+    states.pages = {page, testing::sample_page(5)};
+    CHECK(round_trip(states) == Message{states});
+  }
+}
+
 TEST_CASE("a frame starts with the body length and the message type") {
   for (const Message& message : testing::sample_messages()) {
     const std::vector<std::uint8_t> frame = encode(message);
