@@ -106,6 +106,10 @@ void Replicator::run_digest_round(net::SessionId id, proto::DigestSet set) {
     post_to_net(
         [this, id, plan = peer.catchup.round_plan()] { mesh_->drop_patches_within(id, plan); });
   }
+  // Patches absorbed before this round were held from the peer since its handshake (see
+  // Mesh::broadcast): this round's plan, made from the peer's digests, has their pages. From
+  // here on, a patch goes to the peer unless the round will still send its page.
+  post_to_net([this, id] { mesh_->release_patches(id); });
   if (peer.catchup.round_page_count() > 0) {
     spdlog::info("catch-up to peer {}: sending {} pages", peer.peer_id,
                  peer.catchup.round_page_count());

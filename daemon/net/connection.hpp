@@ -68,6 +68,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Names the peer's certificate allows as its id (TLS only).
   std::vector<std::string> certificate_names() const { return stream_.peer_names(); }
   bool resync_pending = false;  // an overflow resync was requested and the queue not drained
+  // Broadcast patches are not sent until the session's first catch-up round starts (see
+  // Mesh::release_patches).
+  bool patches_held = false;
 
   struct Counters {
     std::uint64_t frames_sent = 0;

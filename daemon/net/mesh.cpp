@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 
 #include "daemon/net/connection.hpp"
+#include "proto/catchup.hpp"
 #include "proto/codec.hpp"
 
 namespace wmd::net {
@@ -382,6 +383,11 @@ void Mesh::connection_hello(const std::shared_ptr<Connection>& connection,
   }
 
   connection->mark_established(hello.peer_id);
+  // Until the session's first catch-up round starts, the round will send every page on which
+  // the peer differs from us, patches of this time included: sent now, they would cross twice.
+  // Not when a page state may not fit a frame: the round leaves such pages to patches.
+  connection->patches_held =
+      proto::every_page_state_fits(config_.identity.page_size_bytes, config_.max_frame_bytes);
   established_[hello.peer_id] = connection->id();
   if (dialer != nullptr) {
     dialer->backoff.reset();
@@ -490,6 +496,7 @@ void Mesh::broadcast(const proto::Message& message, std::span<const MessageOverr
   const proto::MessageType type = proto::type_of(message);
   for (const auto& [peer_id, session] : established_) {
     auto& connection = *connections_.at(session);
+    if (type == proto::MessageType::patch && connection.patches_held) continue;
     Frame to_send = frame;
     FramePages to_send_pages = pages;
     for (const MessageOverride& o : overrides) {
@@ -511,6 +518,11 @@ void Mesh::broadcast(const proto::Message& message, std::span<const MessageOverr
     }
     if (callbacks_.on_overflow) callbacks_.on_overflow(session, connection.take_dropped());
   }
+}
+
+void Mesh::release_patches(SessionId id) {
+  auto it = connections_.find(id);
+  if (it != connections_.end()) it->second->patches_held = false;
 }
 
 void Mesh::drop_patches_within(SessionId id, const std::vector<std::uint64_t>& pages) {

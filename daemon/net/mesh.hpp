@@ -175,13 +175,18 @@ class Mesh {
     std::optional<proto::Message> message;
   };
   // Queues one Patch or Growth to every established session (encoded once), except that the
-  // sessions named in `overrides` get their own message instead, or nothing.
+  // sessions named in `overrides` get their own message instead, or nothing. A session gets no
+  // Patch from its handshake until release_patches(): its first catch-up round, planned from
+  // the peer's digests, sends the pages those patches touched (each page crosses once). Not
+  // held when a page state may not fit a frame (such pages travel by patch only).
   void broadcast(const proto::Message& message, std::span<const MessageOverride> overrides = {});
-  // Queues control messages to one session; on_sent runs on this thread once the last one has
-  // been written (never, if the session closes first). Unknown sessions are ignored.
+  // The session's first catch-up round has started: patches go to it again.
+  void release_patches(SessionId id);
   // A catch-up round to this session will send the states of `pages` (sorted): the patches
   // still queued to it that touch only those pages need not go (the states carry them).
   void drop_patches_within(SessionId id, const std::vector<std::uint64_t>& pages);
+  // Queues control messages to one session; on_sent runs on this thread once the last one has
+  // been written (never, if the session closes first). Unknown sessions are ignored.
   void send(SessionId id, const std::vector<proto::Message>& messages,
             std::function<void()> on_sent = {});
   // Sends an Error frame to the session and closes it.
