@@ -350,7 +350,7 @@ Result<MergeStats> Engine::Impl::merge_one(const PageState& state) {
       // The last peer interned here was valid: a catch-up's pages mostly carry the same one.
       if (!is_merge_peer(v.ts.peer)) {
         if (!is_valid_peer_id(v.ts.peer)) return errc::invalid_peer_id;
-        if (!is_member(v.ts.peer)) return errc::not_a_member;
+        if (!is_member(v.ts.peer.str())) return errc::not_a_member;
       }
       if (v.ts.lamport > kMaxLamport) return errc::malformed;
     }
@@ -370,9 +370,9 @@ Result<MergeStats> Engine::Impl::merge_one(const PageState& state) {
       if (is_merge_peer(v.ts.peer)) {
         ref = merge_peer_ref_;
       } else {
-        ref = ref_for_deciding(v.ts.peer);
+        ref = ref_for_deciding(v.ts.peer.str());
         if (ref < first_pending) {  // the peer table never renumbers: the cache holds
-          merge_peer_id_ = v.ts.peer;
+          merge_peer_id_.assign(v.ts.peer.view());
           merge_peer_ref_ = ref;
         }
       }

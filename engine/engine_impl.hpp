@@ -224,7 +224,7 @@ class Engine::Impl {
   // merge_page(): the last peer id it found in the table (valid) and its ref (0: none yet).
   std::string merge_peer_id_;
   std::uint32_t merge_peer_ref_ = 0;
-  bool is_merge_peer(const std::string& id) const {
+  bool is_merge_peer(std::string_view id) const {
     return merge_peer_ref_ != 0 && id == merge_peer_id_;
   }
 

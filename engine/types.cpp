@@ -2,7 +2,7 @@
 
 namespace wmd {
 
-bool is_valid_peer_id(const std::string& id) noexcept {
+bool is_valid_peer_id(std::string_view id) noexcept {
   if (id.empty() || id.size() > kMaxPeerIdBytes) return false;
   for (unsigned char c : id) {
     if (c < 0x21 || c > 0x7e) return false;

@@ -8,19 +8,20 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "engine/peer_id.hpp"
 
 namespace wmd {
 
-// A peer id is 1..kMaxPeerIdBytes printable ASCII characters (0x21..0x7e).
-inline constexpr std::size_t kMaxPeerIdBytes = 64;
-bool is_valid_peer_id(const std::string& id) noexcept;
+bool is_valid_peer_id(std::string_view id) noexcept;
 
 // The total order on writes: lamport first, then the peer id compared as bytes.
 // The zero timestamp {0, ""} is the version of every byte that was never written.
 struct Timestamp {
   std::uint64_t lamport = 0;
-  std::string peer;
+  PeerId peer;
 
   friend bool operator==(const Timestamp&, const Timestamp&) = default;
   friend std::strong_ordering operator<=>(const Timestamp& a, const Timestamp& b) {

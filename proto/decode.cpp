@@ -29,7 +29,7 @@ std::string_view read_short_string(ByteReader& r, std::size_t max_bytes) {
 
 std::string_view read_peer_id(ByteReader& r) {
   std::string_view id = read_short_string(r, 0xff);
-  if (r.ok() && !is_valid_peer_id(std::string(id))) r.fail(errc::invalid_peer_id);
+  if (r.ok() && !is_valid_peer_id(id)) r.fail(errc::invalid_peer_id);
   return id;
 }
 

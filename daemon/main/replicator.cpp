@@ -251,13 +251,15 @@ void Replicator::refuse_peer(net::SessionId id, std::error_code error, const std
 }
 
 std::optional<std::string> Replicator::new_ids_over_cap(PeerState& peer, const PageState& state) {
-  const std::string* previous = nullptr;  // a page's runs alternate between few owners
+  const PeerId* previous = nullptr;  // a page's runs alternate between few owners
   for (const auto& run : state.versions) {
-    const std::string& owner = run.ts.peer;
-    if (owner.empty()) continue;
-    if (previous != nullptr && owner == *previous) continue;
-    previous = &owner;
-    if (owner == peer.peer_id || engine_.knows_peer(owner)) continue;
+    const PeerId& owner_id = run.ts.peer;
+    if (owner_id.empty()) continue;
+    if (previous != nullptr && owner_id == *previous) continue;
+    previous = &owner_id;
+    if (owner_id == std::string_view(peer.peer_id)) continue;
+    const std::string owner = owner_id.str();
+    if (engine_.knows_peer(owner)) continue;
     if (!peer.introduced_ids.insert(owner).second) continue;
     if (peer.introduced_ids.size() > kMaxNewIdsPerSession) {
       return "page state " + std::to_string(state.page_index) + " names id '" + owner +

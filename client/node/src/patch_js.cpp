@@ -117,7 +117,7 @@ napi_value page_state_to_js(napi_env env, const PageState& state) {
     set_property(env, js_run, "start", make_u64(env, run.start));
     set_property(env, js_run, "end", make_u64(env, run.end));
     set_property(env, js_run, "lamport", make_u64(env, run.ts.lamport));
-    set_property(env, js_run, "peer", make_string(env, run.ts.peer));
+    set_property(env, js_run, "peer", make_string(env, run.ts.peer.str()));
     check(env, napi_set_element(env, versions, static_cast<std::uint32_t>(i), js_run), "versions");
   }
   set_property(env, object, "versions", versions);

@@ -43,11 +43,16 @@ std::string scratch_string(std::uint32_t offset, std::uint32_t length) {
 
 std::uint32_t last_string_length = 0;
 
+// The text stays where it is (in the message it belongs to); null reads as "".
+const char* string_out(std::string_view text) {
+  last_string_length = static_cast<std::uint32_t>(text.size());
+  return text.data();
+}
 const char* string_out(const std::string* text) {
-  static const std::string empty;
-  if (text == nullptr) text = &empty;
-  last_string_length = static_cast<std::uint32_t>(text->size());
-  return text->data();
+  return string_out(text != nullptr ? std::string_view(*text) : std::string_view(""));
+}
+const char* string_out(const PeerId* id) {
+  return string_out(id != nullptr ? id->view() : std::string_view(""));
 }
 
 }  // namespace
@@ -81,13 +86,13 @@ WMD_EXPORT(wmd_string_length) std::uint32_t wmd_string_length() {
 WMD_EXPORT(wmd_out_peer) const char* wmd_out_peer(std::uint32_t i) {
   if (const auto* p = out<wmd::Patch>(i)) return string_out(&p->origin);
   if (const auto* h = out<proto::Hello>(i)) return string_out(&h->peer_id);
-  return string_out(nullptr);
+  return string_out(std::string_view(""));
 }
 // Hello cluster, Error text.
 WMD_EXPORT(wmd_out_text) const char* wmd_out_text(std::uint32_t i) {
   if (const auto* h = out<proto::Hello>(i)) return string_out(&h->cluster);
   if (const auto* e = out<proto::Error>(i)) return string_out(&e->message);
-  return string_out(nullptr);
+  return string_out(std::string_view(""));
 }
 
 // Patch.
