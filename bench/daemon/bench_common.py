@@ -56,8 +56,8 @@ def report(name, figure, baseline, ratio, target_text, met):
 
 
 def thread_cpu(pid):
-    """{thread name: (CPU seconds, minor page faults)} of a live process, threads of one name
-    summed (wmdd names its threads wmdd, wmdd-engine, wmdd-flush, ...)."""
+    """{thread id: (name, CPU seconds, minor page faults)} of a live process (wmdd names its
+    threads wmdd, wmdd-engine, wmdd-flush, ...; a thread inherits its creator's name)."""
     tick = os.sysconf("SC_CLK_TCK")
     out = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
@@ -70,16 +70,22 @@ def thread_cpu(pid):
         fields = stat[stat.rindex(")") + 2:].split()
         cpu = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
         faults = int(fields[7])  # minflt
-        prev = out.get(name, (0.0, 0))
-        out[name] = (prev[0] + cpu, prev[1] + faults)
+        out[int(tid)] = (name, cpu, faults)
     return out
 
 
 def thread_cpu_delta(after, before=None):
-    """Per-thread-name CPU seconds and faults from `before` to `after` (both thread_cpu())."""
+    """{thread name: (CPU seconds, faults)} from `before` to `after` (both thread_cpu()), each
+    thread counted against its own earlier figures and threads of one name summed. A thread
+    that ended in between is missing from `after`: its share is left out (the sums by name
+    once went negative when a start-up thread named like the engine ended during a sync)."""
     before = before or {}
-    return {name: (cpu - before.get(name, (0.0, 0))[0], faults - before.get(name, (0.0, 0))[1])
-            for name, (cpu, faults) in after.items()}
+    out = {}
+    for tid, (name, cpu, faults) in after.items():
+        _, cpu_was, faults_was = before.get(tid, (name, 0.0, 0))
+        prev = out.get(name, (0.0, 0))
+        out[name] = (prev[0] + cpu - cpu_was, prev[1] + faults - faults_was)
+    return out
 
 
 def format_thread_cpu(delta):

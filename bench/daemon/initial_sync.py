@@ -177,7 +177,7 @@ def wait_equal(a, b, size, t0, deadline_s=600):
 
 def wait_catchup_logged(a, b, t0, log_from=0, deadline_s=600):
     """Polls B's log (from byte log_from: B's earlier runs wrote what comes before) until it
-    reports A's catch-up round done ("catch-up from peer a: received N pages"): B logs it on
+    reports A's catch-up round done ("catch-up from peer <A's id>: received N pages"): B logs it on
     A's CatchupDone, after every page state of the round is merged, so B holds A's bytes from
     then on (the caller checks). Returns seconds since t0. Reading the new lines of a log costs
     next to nothing, unlike comparing the segments while timing."""
@@ -216,12 +216,18 @@ def with_metrics(daemons):
     return ports
 
 
+# Peer ids as long as the default one (hostname:listen-port): a catch-up handles a timestamp per
+# version run, millions per GiB, and one-letter ids (std::string's small buffer) hid what
+# longer ids cost (issue 13: a fifth of both daemons' CPU, until PeerId).
+PEER_IDS = ["replica-a.example.internal:7000", "replica-b.example.internal:7000"]
+
+
 def initial_sync(wmdd, size, raw, written):
     h = bc.harness(wmdd, "sync")
     try:
         # The daemon's default scan interval (the tests' 50 ms would scan 1 GiB twice as often).
         scan_ms = bc.env_int("WMD_BENCH_SYNC_SCAN_MS", 100)
-        a, b = h.mesh(2, size, ids="ab", start=False, **{"scan-interval": scan_ms})
+        a, b = h.mesh(2, size, ids=PEER_IDS, start=False, **{"scan-interval": scan_ms})
         port_a, _ = with_metrics([a, b])
         a.start()
         t = time.monotonic()
@@ -296,7 +302,7 @@ def join_while_writing(wmdd, size):
     """B joins while A's writer is still writing and A absorbing: every byte should cross once."""
     h = bc.harness(wmdd, "join")
     try:
-        a, b = h.mesh(2, size, ids="ab", start=False, **{"scan-interval": 100})
+        a, b = h.mesh(2, size, ids=PEER_IDS, start=False, **{"scan-interval": 100})
         port_a, _ = with_metrics([a, b])
         a.start()
         sent_before = bc.scrape_metric(port_a, "wmd_wire_bytes_sent_total")
