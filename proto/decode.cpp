@@ -167,7 +167,7 @@ Status decode_stamps(ByteReader& r, const std::vector<std::string_view>& peers,
     lamport += delta;
     previous_ref = ref;
     peer_used[ref - 1] = true;
-    stamps.push_back(Timestamp{lamport, std::string(peers[ref - 1])});
+    stamps.push_back(Timestamp{lamport, PeerId(peers[ref - 1])});
   }
   return {};
 }
