@@ -131,6 +131,8 @@ class Replicator {
   std::uint64_t scan_now(const char* why, bool full_hash = false);
   void log_kernel_round(const ScanStats& stats);  // the kernel detector's round just scanned
   void schedule_scan();
+  // When the catch-up hold (see replicator_scan.cpp) lets the next timed scan run; min() if none.
+  std::chrono::steady_clock::time_point scan_hold_end() const;
   // A round of kBulkRoundBytes or more is moving pages (either way) / filling this replica.
   bool bulk_catchup_active() const;
   bool bulk_catchup_receiving() const;

@@ -8,12 +8,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Least time between two timed scans that take kSlowScan or more, while a catch-up is moving
-// pages (small segments scan in well under a millisecond and are never held back), and while
-// one is filling this replica: each of those scans hashes every page received so far (a
-// joining replica scanned its growing segment about once a second, 27 % of its engine
-// thread's CPU in a 1 GiB sync); local changes still land, by the merge of their page (which
-// absorbs them first) or by the scan that follows.
+// Least time between two timed scans that take kSlowScan or more while a catch-up is moving
+// pages (small segments scan in well under a millisecond and are never held back), and
+// between any two while one is filling this replica: each of those scans hashes every page
+// received so far (a joining replica scanned its growing segment about once a second, 27 % of
+// its engine thread's CPU in a 1 GiB sync); local changes still land, by the merge of their
+// page (which absorbs them first) or by the scan that follows.
 constexpr auto kCatchupScanInterval = std::chrono::milliseconds(1000);
 constexpr auto kCatchupReceiveScanInterval = std::chrono::milliseconds(5000);
 constexpr auto kSlowScan = std::chrono::milliseconds(10);
@@ -42,21 +42,35 @@ bool Replicator::bulk_catchup_receiving() const {
   return false;
 }
 
+Clock::time_point Replicator::scan_hold_end() const {
+  // Filling this replica holds scans back from the round's first 32 MiB on, however fast the
+  // last scan was (the scans before it hashed only what had arrived).
+  const bool receiving = bulk_catchup_receiving();
+  if (!receiving && !(last_scan_duration_ >= kSlowScan && bulk_catchup_active())) {
+    return Clock::time_point::min();
+  }
+  const auto hold = receiving ? kCatchupReceiveScanInterval : kCatchupScanInterval;
+  return std::max(last_scan_end_ + hold, last_scan_end_ + 8 * last_scan_duration_);
+}
+
 void Replicator::schedule_scan() {
   if (config_.scan_interval.count() == 0) return;
   auto earliest = next_scan_ + config_.scan_interval;
   // A hash scan reads the whole segment: on a large one, keep it to about a quarter of a core,
   // and while a catch-up moves pages, leave the cores to the catch-up.
-  earliest = std::max(earliest, last_scan_end_ + 3 * last_scan_duration_);
-  if (last_scan_duration_ >= kSlowScan && bulk_catchup_active()) {
-    const auto hold = bulk_catchup_receiving() ? kCatchupReceiveScanInterval : kCatchupScanInterval;
-    earliest =
-        std::max({earliest, last_scan_end_ + hold, last_scan_end_ + 8 * last_scan_duration_});
-  }
+  earliest = std::max({earliest, last_scan_end_ + 3 * last_scan_duration_, scan_hold_end()});
   next_scan_ = std::max(earliest, Clock::now());
   scan_timer_.expires_at(next_scan_);
   scan_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
+    // A catch-up that began filling this replica after the timer was set holds this scan back
+    // too: the timer set by a fast scan early in a 1 GiB sync fired behind the first frames'
+    // merges and hashed the ~300 MiB received by then (7 % of the receiver's samples).
+    if (scan_hold_end() > Clock::now()) {
+      schedule_scan();
+      arm_status_timer_unless_scans_come();
+      return;
+    }
     scan_now("timer");
     publish_status_if_due();
     schedule_scan();
