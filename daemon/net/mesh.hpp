@@ -52,7 +52,7 @@ struct MeshConfig {
   std::chrono::milliseconds backoff_initial{100};
   std::chrono::milliseconds backoff_max{5000};
   // While the replicator holds more received bytes than this unprocessed, reading pauses.
-  std::uint64_t inbound_backlog_limit_bytes = 64ull << 20;
+  std::uint64_t inbound_backlog_limit_bytes = 16ull << 20;
   std::uint64_t seed = 0;  // jitter
   // Mutual TLS on every connection when set (make_tls_context); plaintext otherwise.
   std::shared_ptr<boost::asio::ssl::context> tls;

@@ -29,7 +29,7 @@ import wmd_harness as wh  # noqa: E402
 
 SIZE = 16 * 1024 * 1024
 FLOOD_SECONDS = 4.0
-MAX_GROWTH_KIB = 256 * 1024  # its state (shadow, versions), a 64 MiB inbound backlog, catch-up steps
+MAX_GROWTH_KIB = 256 * 1024  # its state (shadow, versions), a 16 MiB inbound backlog, catch-up steps
 MIN_ROUND_GAP_S = 0.020  # the digest round limiter's floor (DigestRoundLimits::min_gap)
 PROPAGATION_DEADLINE_S = 5.0
 
