@@ -2,28 +2,11 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/main/replicator.hpp"
+#include "daemon/main/scan_hold.hpp"
 
 namespace wmd::daemon {
-namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Least time between two timed scans that take kSlowScan or more while a catch-up is moving
-// pages (small segments scan in well under a millisecond and are never held back), and
-// between any two while one is filling this replica: each of those scans hashes every page
-// received so far (a joining replica scanned its growing segment about once a second, 27 % of
-// its engine thread's CPU in a 1 GiB sync); local changes still land, by the merge of their
-// page (which absorbs them first) or by the scan that follows.
-constexpr auto kCatchupScanInterval = std::chrono::milliseconds(1000);
-constexpr auto kCatchupReceiveScanInterval = std::chrono::milliseconds(5000);
-constexpr auto kSlowScan = std::chrono::milliseconds(10);
-// Only rounds of at least this many page bytes hold scans back. Smaller ones (a slow peer's
-// owed pages after its send queue overflowed, a reconnect's few pages) end in well under a
-// scan interval, and come back to back under overflow: holding scans back for them would
-// delay every peer's live changes by seconds.
-constexpr std::uint64_t kBulkRoundBytes = 32ull << 20;
-
-}  // namespace
 
 bool Replicator::bulk_catchup_active() const {
   const std::uint64_t page_size = engine_.page_size();
@@ -43,14 +26,8 @@ bool Replicator::bulk_catchup_receiving() const {
 }
 
 Clock::time_point Replicator::scan_hold_end() const {
-  // Filling this replica holds scans back from the round's first 32 MiB on, however fast the
-  // last scan was (the scans before it hashed only what had arrived).
-  const bool receiving = bulk_catchup_receiving();
-  if (!receiving && !(last_scan_duration_ >= kSlowScan && bulk_catchup_active())) {
-    return Clock::time_point::min();
-  }
-  const auto hold = receiving ? kCatchupReceiveScanInterval : kCatchupScanInterval;
-  return std::max(last_scan_end_ + hold, last_scan_end_ + 8 * last_scan_duration_);
+  return catchup_scan_hold_end(bulk_catchup_receiving(), bulk_catchup_active(), last_scan_end_,
+                               last_scan_duration_);
 }
 
 void Replicator::schedule_scan() {
