@@ -98,9 +98,14 @@ class CatchupSession {
 
   // A live patch (ours, about to be broadcast): what of it this peer still needs, less the
   // parts on pages this round will still export (moved ahead, into the next step) and on
-  // `carried` (a step's absorbing_pages, whose states carry them).
+  // `carried` (a step's absorbing_pages, whose states carry them). Before the first round, the
+  // whole patch (the mesh holds it from the peer until then, see Mesh::release_patches), and
+  // its pages are noted: the first round exports those it plans ahead of the rest, so a write
+  // made while the peer joins reaches it first, not at its page's turn in a long round.
   PatchCut cut_live_patch(const Patch& patch, std::uint32_t page_size_bytes, Patch& kept,
                           std::span<const std::uint64_t> carried = {});
+  // At most this many pages are noted before the first round (later ones go at their turn).
+  static constexpr std::size_t kMaxEarlyPages = 4096;
 
   // --- the peer's round towards us ----------------------------------------------------------
   void page_state_received(std::uint64_t bytes);
@@ -144,6 +149,9 @@ class CatchupSession {
   std::uint64_t round_pages_sent_ = 0;
   std::uint64_t round_bytes_sent_ = 0;
   ReceivedRound received_;
+  // Before the first round: the pages live patches touched (see cut_live_patch).
+  bool first_round_started_ = false;
+  std::vector<std::uint64_t> early_pages_;
 };
 
 }  // namespace wmd::proto

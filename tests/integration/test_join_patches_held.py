@@ -6,7 +6,9 @@ two-daemon mesh), waits for A's digests (A has registered the session), and hold
 while a write on A reaches B as a patch. Then it sends its (empty) digests: it must get the
 written pages as page states, each once, and no patch of them; a later write on A must reach it
 as a patch (patches are released once the round started). Patches go out in the order they
-were queued, so the later patch arriving proves that no earlier one is still on its way."""
+were queued, so the later patch arriving proves that no earlier one is still on its way.
+The written pages come first in the round, ahead of pages A held before the joiner came (lower
+in page order): a write made while a peer joins does not wait for its page's turn."""
 
 import os
 import socket
@@ -19,6 +21,7 @@ import wmd_frames as wf  # noqa: E402
 import wmd_harness as wh  # noqa: E402
 
 SIZE = 4 * 1024 * 1024
+OLDER_PAGES = range(0, 2)  # written before the joiner comes: planned ahead of WRITTEN_PAGES
 WRITTEN_PAGES = range(2, 10)
 MARKER_OFFSET = 20 * wh.PAGE + 100
 
@@ -65,6 +68,12 @@ def has(kind, pred=lambda body: True):
 
 def body(h):
     a, b = h.mesh(2, SIZE)
+    older = {page: h.rng.randbytes(wh.PAGE) for page in OLDER_PAGES}
+    m = wh.Mapping(a.segment)
+    for page, data in older.items():
+        m.write(page * wh.PAGE, data)
+    m.close()
+    h.wait_visible([b], max(older) * wh.PAGE, older[max(older)])
     joiner = RawPeer(h, a, "joiner")
     try:
         # A's digests (its first round) come from its engine thread once it has registered the
@@ -93,16 +102,21 @@ def body(h):
     finally:
         joiner.close()
 
-    states = {}
+    states = {}  # in arrival order
     for kind, frame_body in joiner.frames:
         if kind == wf.PAGE_STATES:
             for page, data in wf.parse_page_states(frame_body, wh.PAGE).items():
                 assert page not in states, f"page {page} was sent twice as a page state"
                 states[page] = data
-    assert sorted(states) == sorted(written), (
-        f"the round sent pages {sorted(states)}, expected {sorted(written)}")
-    for page, data in written.items():
+    expected = {**older, **written}
+    assert sorted(states) == sorted(expected), (
+        f"the round sent pages {sorted(states)}, expected {sorted(expected)}")
+    for page, data in expected.items():
         assert states[page] == data, f"page {page}'s state does not hold the written bytes"
+    order = list(states)
+    assert set(order[:len(written)]) == set(written), (
+        f"the round sent pages in the order {order}: the pages written while the joiner joined "
+        f"({sorted(written)}) should come first")
     early = [wf.parse_patch(body)[1] for kind, body in joiner.frames
              if kind == wf.PATCH and not marker_patch(body)]
     early_bytes = sum(len(data) for runs in early for _, data in runs)

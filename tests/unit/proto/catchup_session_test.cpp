@@ -223,9 +223,6 @@ TEST_CASE("a live patch skips the pages the round will still export, which then 
   patch.runs = {Run{5 * kPage, 2}, Run{0, 1}};  // pages 5 and 0
   patch.bytes = {1, 2, 3};
   Patch kept;
-  // No round: the whole patch goes.
-  CHECK(session.cut_live_patch(patch, kPage, kept) == PatchCut::whole);
-
   auto sends = session.start_round(peer_holding_nothing());  // pages 0 and 1 go at once
   REQUIRE(sends.size() == 2);
   // Page 0 was exported (its state is queued without these bytes): that part goes live.
@@ -243,6 +240,41 @@ TEST_CASE("a live patch skips the pages the round will still export, which then 
   const std::vector<std::uint64_t> carried{0};
   CHECK(session.cut_live_patch(patch, kPage, kept, carried) == PatchCut::part);
   CHECK(kept.runs == std::vector<Run>{Run{5 * kPage, 2}});
+}
+
+TEST_CASE("live patches before the first round go whole, and their pages go first in it") {
+  FakeEngine engine = engine_with_pages(8);
+  engine.pending_local_change = false;
+  CatchupSession session(small_steps(), engine.source());
+  Patch patch;
+  patch.origin = "a";
+  patch.runs = {Run{6 * kPage, 2}, Run{3 * kPage + 10, kPage}};  // pages 6, 3 and 4
+  patch.bytes.assign(kPage + 2, 1);
+  Patch kept;
+  // The mesh holds it from the peer until the round starts: this side cuts nothing.
+  CHECK(session.cut_live_patch(patch, kPage, kept) == PatchCut::whole);
+  CHECK(session.cut_live_patch(patch, kPage, kept) == PatchCut::whole);  // noted once
+  DigestSet theirs = peer_holding_nothing();
+  theirs.digests = {{4, 104}};  // the peer has page 4 already: not in the plan
+  auto sends = session.start_round(theirs);
+  REQUIRE(sends.size() == 2);
+  CHECK(pages_in(sends[0]) == std::vector<std::uint64_t>{3});
+  CHECK(pages_in(sends[1]) == std::vector<std::uint64_t>{6});
+  std::vector<std::uint64_t> rest;
+  for (;;) {
+    auto next = session.written(CatchupSend::Kind::step);
+    if (next.empty()) break;
+    for (const auto& send : next) {
+      for (std::uint64_t page : pages_in(send)) rest.push_back(page);
+    }
+  }
+  CHECK(rest == std::vector<std::uint64_t>{0, 1, 2, 5, 7});  // each page once
+  CHECK(session.written(CatchupSend::Kind::step).empty());   // the other step in flight
+  // A second round is planned as usual: the notes were for the first.
+  sends = session.start_round(peer_holding_nothing());
+  REQUIRE(sends.size() == 2);
+  CHECK(pages_in(sends[0]) == std::vector<std::uint64_t>{0});
+  CHECK(pages_in(sends[1]) == std::vector<std::uint64_t>{1});
 }
 
 TEST_CASE("a step lists the pages whose export absorbed local changes") {
