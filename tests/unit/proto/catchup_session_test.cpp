@@ -78,6 +78,17 @@ std::vector<std::uint64_t> pages_in(const CatchupSend& send) {
   return pages;
 }
 
+// A live patch of ours over `runs`, its payload bytes 1, 2, 3, ...
+Patch live_patch(std::vector<Run> runs) {
+  Patch patch{"a", 0, 0, std::move(runs), {}};
+  for (const Run& run : patch.runs) {
+    for (std::uint32_t i = 0; i < run.length; ++i) {
+      patch.bytes.push_back(static_cast<std::uint8_t>(patch.bytes.size() + 1));
+    }
+  }
+  return patch;
+}
+
 bool ends_round(const CatchupSend& send) {
   return !send.messages.empty() && std::holds_alternative<CatchupDone>(send.messages.back());
 }
@@ -218,10 +229,7 @@ TEST_CASE("a live patch skips the pages the round will still export, which then 
   FakeEngine engine = engine_with_pages(6);
   engine.pending_local_change = false;
   CatchupSession session(small_steps(), engine.source());
-  Patch patch;
-  patch.origin = "a";
-  patch.runs = {Run{5 * kPage, 2}, Run{0, 1}};  // pages 5 and 0
-  patch.bytes = {1, 2, 3};
+  const Patch patch = live_patch({Run{5 * kPage, 2}, Run{0, 1}});  // pages 5 and 0
   Patch kept;
   auto sends = session.start_round(peer_holding_nothing());  // pages 0 and 1 go at once
   REQUIRE(sends.size() == 2);
@@ -246,10 +254,7 @@ TEST_CASE("live patches before the first round go whole, and their pages go firs
   FakeEngine engine = engine_with_pages(8);
   engine.pending_local_change = false;
   CatchupSession session(small_steps(), engine.source());
-  Patch patch;
-  patch.origin = "a";
-  patch.runs = {Run{6 * kPage, 2}, Run{3 * kPage + 10, kPage}};  // pages 6, 3 and 4
-  patch.bytes.assign(kPage + 2, 1);
+  const Patch patch = live_patch({Run{6 * kPage, 2}, Run{3 * kPage + 10, kPage}});  // 6, 3, 4
   Patch kept;
   // The mesh holds it from the peer until the round starts: this side cuts nothing.
   CHECK(session.cut_live_patch(patch, kPage, kept) == PatchCut::whole);
