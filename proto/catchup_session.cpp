@@ -41,8 +41,6 @@ std::vector<CatchupSend> CatchupSession::start_round(const DigestSet& theirs) {
   pages_.start(std::move(pages));
   if (!first_round_started_) {
     first_round_started_ = true;
-    std::sort(early_pages_.begin(), early_pages_.end());
-    early_pages_.erase(std::unique(early_pages_.begin(), early_pages_.end()), early_pages_.end());
     // Held-back pages go last in, first out: in page order, then.
     for (auto page = early_pages_.rbegin(); page != early_pages_.rend(); ++page) {
       if (pages_.pending(*page)) pages_.hold_back(*page);
@@ -141,9 +139,8 @@ PatchCut CatchupSession::cut_live_patch(const Patch& patch, std::uint32_t page_s
       patch, page_size_bytes,
       [this, carried](std::uint64_t page) {
         if (std::binary_search(carried.begin(), carried.end(), page)) return true;
-        if (!first_round_started_ && early_pages_.size() < kMaxEarlyPages &&
-            (early_pages_.empty() || early_pages_.back() != page)) {
-          early_pages_.push_back(page);
+        if (!first_round_started_ && early_pages_.size() < kMaxEarlyPages) {
+          early_pages_.insert(page);
         }
         if (done_sent_ || !pages_.pending(page)) return false;
         pages_.hold_back(page);

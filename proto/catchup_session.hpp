@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <span>
 #include <vector>
 
@@ -104,7 +105,7 @@ class CatchupSession {
   // made while the peer joins reaches it first, not at its page's turn in a long round.
   PatchCut cut_live_patch(const Patch& patch, std::uint32_t page_size_bytes, Patch& kept,
                           std::span<const std::uint64_t> carried = {});
-  // At most this many pages are noted before the first round (later ones go at their turn).
+  // At most this many distinct pages are noted before the first round (more go at their turn).
   static constexpr std::size_t kMaxEarlyPages = 4096;
 
   // --- the peer's round towards us ----------------------------------------------------------
@@ -151,7 +152,7 @@ class CatchupSession {
   ReceivedRound received_;
   // Before the first round: the pages live patches touched (see cut_live_patch).
   bool first_round_started_ = false;
-  std::vector<std::uint64_t> early_pages_;
+  std::set<std::uint64_t> early_pages_;
 };
 
 }  // namespace wmd::proto

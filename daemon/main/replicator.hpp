@@ -200,6 +200,7 @@ class Replicator {
   std::chrono::steady_clock::time_point next_status_;
   std::chrono::steady_clock::time_point last_scan_end_;
   std::chrono::steady_clock::duration last_scan_duration_{};
+  bool last_scan_hashed_everything_ = true;  // a hash round or an audit, not a kernel round
   std::thread thread_;
   std::atomic<std::uint64_t> inbound_backlog_bytes_{0};
 

@@ -26,8 +26,8 @@ bool Replicator::bulk_catchup_receiving() const {
 }
 
 Clock::time_point Replicator::scan_hold_end() const {
-  return catchup_scan_hold_end(bulk_catchup_receiving(), bulk_catchup_active(), last_scan_end_,
-                               last_scan_duration_);
+  return catchup_scan_hold_end(bulk_catchup_receiving(), bulk_catchup_active(),
+                               last_scan_hashed_everything_, last_scan_end_, last_scan_duration_);
 }
 
 void Replicator::schedule_scan() {
@@ -74,6 +74,8 @@ std::uint64_t Replicator::scan_now(const char* why, bool full_hash) {
       kernel_round ? static_cast<tracker::ChangeDetector&>(*kernel_detector_) : hash_detector_;
   broadcast_patches(tracker::scan_round(engine_, detector, started, &stats));
   if (kernel_round) log_kernel_round(stats);
+  last_scan_hashed_everything_ =
+      !kernel_round || kernel_detector_->last_round().kind != kernel::RoundKind::kernel;
   last_scan_end_ = Clock::now();
   last_scan_duration_ = last_scan_end_ - started;
   counters_.scan_time_us += static_cast<std::uint64_t>(
