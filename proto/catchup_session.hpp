@@ -99,10 +99,11 @@ class CatchupSession {
 
   // A live patch (ours, about to be broadcast): what of it this peer still needs, less the
   // parts on pages this round will still export (moved ahead, into the next step) and on
-  // `carried` (a step's absorbing_pages, whose states carry them). Before the first round, the
-  // whole patch (the mesh holds it from the peer until then, see Mesh::release_patches), and
-  // its pages are noted: the first round exports those it plans ahead of the rest, so a write
-  // made while the peer joins reaches it first, not at its page's turn in a long round.
+  // `carried` (a step's absorbing_pages, whose states carry them). Before the first digest
+  // round (no round at all: the whole patch, which the mesh holds from the peer until then, see
+  // Mesh::release_patches), its pages are also noted: the first round exports those it plans
+  // ahead of the rest, so a write made while the peer joins reaches it first, not at its
+  // page's turn in a long round.
   PatchCut cut_live_patch(const Patch& patch, std::uint32_t page_size_bytes, Patch& kept,
                           std::span<const std::uint64_t> carried = {});
   // At most this many distinct pages are noted before the first round (more go at their turn).
