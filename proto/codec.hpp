@@ -54,17 +54,27 @@ class FrameReader {
  public:
   explicit FrameReader(Limits limits) : limits_(limits) {}
   void set_limits(const Limits& limits) { limits_ = limits; }
+  // Appends a copy of bytes (prepare(), copy, commit()).
   void feed(std::span<const std::uint8_t> bytes);
+  // Receiving in place, without a copy from a socket buffer into this one: room for `bytes`
+  // more at the end of the buffer, to be filled by the caller and then commit()ted. The span
+  // stays valid until the next call of any member other than buffered_bytes(), so a read into
+  // it must complete before next(), feed(), prepare() or release() is called.
+  std::span<std::uint8_t> prepare(std::size_t bytes);
+  // The first `bytes` (at most what prepare() gave) of the prepared room now hold data.
+  void commit(std::size_t bytes);
   // The next complete message, std::nullopt when more bytes are needed, or the error.
   Result<std::optional<Message>> next();
-  std::size_t buffered_bytes() const noexcept { return buffer_.size() - consumed_; }
+  std::size_t buffered_bytes() const noexcept { return filled_ - consumed_; }
   // Drops every buffered byte and its memory; nothing more is decoded (as after an error).
   void release();
 
  private:
   Limits limits_;
-  std::vector<std::uint8_t> buffer_;
+  std::vector<std::uint8_t> buffer_;  // [consumed_, filled_) is pending; the rest is room
   std::size_t consumed_ = 0;
+  std::size_t filled_ = 0;
+  std::size_t prepared_ = 0;  // room given by the last prepare(), not yet committed
   std::error_code failed_;
 };
 

@@ -220,6 +220,7 @@ Result<Message> decode_page_states(ByteReader& r, const Limits& limits) {
       std::find(stamp_used.begin(), stamp_used.end(), false) != stamp_used.end()) {
     return errc::malformed;
   }
+  m.named_peers.assign(peers.begin(), peers.end());
   return Message{std::move(m)};
 }
 

@@ -66,7 +66,13 @@ struct Digests {
 // Full page states for pages whose digests differed.
 struct PageStates {
   std::vector<PageState> pages;
-  friend bool operator==(const PageStates&, const PageStates&) = default;
+  // Set by the decoder, from the frame's peer table: every peer id the pages' version runs
+  // name, sorted, each once (the decoder refuses a table entry no run names). A receiver vets
+  // a frame's ids here rather than walking every run (~64 per page of fresh random data). The
+  // encoder ignores it (it finds the ids from the runs); so does equality, as it follows from
+  // the pages. Left empty by whoever builds a PageStates in memory.
+  std::vector<PeerId> named_peers;
+  friend bool operator==(const PageStates& a, const PageStates& b) { return a.pages == b.pages; }
 };
 
 // The sender has sent every page state of its current catch-up round.

@@ -155,9 +155,10 @@ class Replicator {
   void catchup_written(net::SessionId id, proto::CatchupSend::Kind kind);
   proto::CatchupSession make_catchup_session();
   void fail_peer(net::SessionId id, std::error_code error, const std::string& what);
-  // Counts the ids new to this replica that a page state names; once the session has
-  // introduced more than kMaxNewIdsPerSession, says why it is refused.
-  std::optional<std::string> new_ids_over_cap(PeerState& peer, const PageState& state);
+  // Counts the ids new to this replica that a page states frame names (its decoded peer
+  // table); once the session has introduced more than kMaxNewIdsPerSession, says why it is
+  // refused.
+  std::optional<std::string> new_ids_over_cap(PeerState& peer, const proto::PageStates& states);
   // fail_peer() for a peer that broke a bound (clock offset, membership, fragmentation, new
   // ids): counted, and logged at warn once per peer id (a peer that reconnects and does it
   // again is logged at debug).

@@ -23,6 +23,8 @@ constexpr auto kErrorFlushTimeout = std::chrono::milliseconds(1000);
 constexpr int kMaxHeartbeatRepliesQueued = 4;
 // Tick while reading is paused for backlog, to resume promptly.
 constexpr auto kPausedTick = std::chrono::milliseconds(5);
+// One read's room in the frame reader: large reads keep a catch-up's syscalls few.
+constexpr std::size_t kReadChunkBytes = 256 * 1024;
 
 std::uint64_t now_us() {
   return static_cast<std::uint64_t>(
@@ -166,7 +168,11 @@ void Connection::read_some() {
     schedule_tick();  // re-armed at the short paused period, to resume promptly
     return;
   }
-  stream_.async_read_some(asio::buffer(read_buffer_),
+  // Into the reader's own buffer: no copy between a socket buffer and the reader's (a whole
+  // catch-up's bytes on a joining replica). Nothing else calls reader_ until this completes:
+  // frames are processed from on_read(), or from on_tick() while reads are paused.
+  const std::span<std::uint8_t> room = reader_.prepare(kReadChunkBytes);
+  stream_.async_read_some(asio::buffer(room.data(), room.size()),
                           [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
                             self->on_read(ec, n);
                           });
@@ -184,7 +190,7 @@ void Connection::on_read(boost::system::error_code ec, std::size_t n) {
   }
   last_received_ = Clock::now();
   counters_.bytes_received += n;
-  reader_.feed(std::span<const std::uint8_t>(read_buffer_.data(), n));
+  reader_.commit(n);
   if (!account_buffered()) return;
   const bool more = process_frames();
   account_buffered();

@@ -10,7 +10,6 @@
 // Thread-safety: not thread-safe; lives on the network thread with its Mesh.
 #pragma once
 
-#include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -116,7 +115,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   proto::FrameReader reader_;
   std::uint64_t buffered_accounted_ = 0;  // reader_'s bytes as last reported to the mesh
   SendQueue send_queue_;
-  std::array<std::uint8_t, 256 * 1024> read_buffer_{};
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point last_received_;
   std::chrono::steady_clock::time_point established_at_;

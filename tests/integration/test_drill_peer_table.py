@@ -4,7 +4,9 @@ connection each (a hello and an 8-byte patch), fill a daemon's peer table (--max
 1024 by default), and resync spreads them to the others. Before slots were reclaimed, a ghost
 id kept its slot even after its bytes were overwritten, so a node that joined later was locked
 out for good. Now the honest overwrite frees every ghost's slot: a new node joins, and an honest
-write on every node converges within 2 s. With --members, made-up ids are refused outright."""
+write on every node converges within 2 s. A page state naming more new ids than a session may
+introduce (64) is refused before anything of it is merged. With --members, made-up ids are
+refused outright."""
 
 import os
 import sys
@@ -18,6 +20,8 @@ SIZE = 1024 * 1024
 MAX_PEERS = 24
 GHOSTS = 40
 GHOST_PAGE = 4  # the ghosts' bytes all land on this page
+MINTED_IDS = 65  # one more than a session may introduce
+MINT_PAGE = 9  # never written by anyone else
 
 
 def body(h):
@@ -50,6 +54,20 @@ def body(h):
         h.wait_converged(everyone, timeout_s=10, expected_size=SIZE)
     except AssertionError as e:
         failures.append(f"the new node did not catch up: {e}")
+    dr.check_honest_writes(h, everyone, SIZE, failures)
+
+    # A session may introduce at most 64 ids other than its own: one page state naming 65
+    # made-up ids costs the sender its connection before any of the frame is merged.
+    minter = dr.ForgedPeer(h, b, "minter", SIZE, version)
+    length = wh.PAGE // MINTED_IDS
+    runs = [(length, 5, f"minted-{k:02d}") for k in range(MINTED_IDS - 1)]
+    runs.append((wh.PAGE - length * (MINTED_IDS - 1), 5, f"minted-{MINTED_IDS - 1:02d}"))
+    minter.send(wf.page_states([(MINT_PAGE, b"M" * wh.PAGE, runs)]))
+    closed, error = minter.closed_with_error()
+    if not closed or error is None or "new id" not in error:
+        failures.append(f"65 new ids in one page state: closed={closed}, error {error!r}")
+    if b.data()[MINT_PAGE * wh.PAGE:(MINT_PAGE + 1) * wh.PAGE] != bytes(wh.PAGE):
+        failures.append("the page state naming 65 new ids was merged")
     dr.check_honest_writes(h, everyone, SIZE, failures)
 
     # Under --members a made-up id is refused before it can take anything.

@@ -39,6 +39,14 @@ TEST_CASE("page states of many runs round trip (the encoder keeps up to 32 befor
   }
 }
 
+TEST_CASE("a decoded page states frame lists the ids its runs name, sorted, each once") {
+  // sample pages: node-a and node-b (several runs each), node-c, and zero-stamp runs (no id).
+  const Message decoded = round_trip(testing::sample_page_states());
+  const auto& states = std::get<PageStates>(decoded);
+  CHECK(states.named_peers == std::vector<PeerId>{"node-a", "node-b", "node-c"});
+  CHECK(std::get<PageStates>(round_trip(PageStates{})).named_peers.empty());
+}
+
 TEST_CASE("a frame starts with the body length and the message type") {
   for (const Message& message : testing::sample_messages()) {
     const std::vector<std::uint8_t> frame = encode(message);
