@@ -419,7 +419,13 @@ Result<ExportedPage> Engine::export_page_and_patches(std::uint64_t page) {
 }
 
 Result<PageState> Engine::replicated_page_state(std::uint64_t page) {
-  return impl_->replicated_page_state(page);
+  const std::uint64_t pages[] = {page};
+  return std::move(impl_->replicated_page_states(pages).front());
+}
+
+std::vector<Result<PageState>> Engine::replicated_page_states(
+    std::span<const std::uint64_t> pages) {
+  return impl_->replicated_page_states(pages);
 }
 
 Result<MergeStats> Engine::merge_page(const PageState& state) {

@@ -108,12 +108,16 @@ struct StorageWrite {
 // mappings. Writes are sorted by offset and never overlap. Errors leave the engine to write
 // the same bytes through its mappings instead.
 using BulkPageWriter = std::function<Status(Storage, std::span<const StorageWrite>)>;
-// Reads bytes of memory or state storage at an offset by a path that does not go through the
-// mappings the engine reads (pread() in the daemon): a catch-up round copies every page it
+struct StorageRead {
+  std::uint64_t offset_bytes = 0;
+  std::span<std::uint8_t> bytes;  // filled by the reader
+};
+// Reads bytes of memory or state storage at offsets by a path that does not go through the
+// mappings the engine reads (preadv() in the daemon): a catch-up round copies every page it
 // exports, and on some machines the first touch of each page through a mapping costs more than
-// the copy. Errors leave the engine to read through its mapping instead.
-using PageReader =
-    std::function<Status(Storage, std::uint64_t offset_bytes, std::span<std::uint8_t>)>;
+// the copy. A call reads a batch of pages (see replicated_page_states()), in the order given,
+// never overlapping. Errors leave the engine to read the whole batch through its mapping.
+using PageReader = std::function<Status(Storage, std::span<const StorageRead>)>;
 
 // Whether absorbing a candidate page first re-checks its hash (see Engine::absorb_pages()).
 enum class PageCheck { recheck, known_changed };
@@ -265,6 +269,9 @@ class Engine {
   // hash or diff of the page: what a catch-up round exports page after page. Errors:
   // out_of_range.
   Result<PageState> replicated_page_state(std::uint64_t page);
+  // The same for each of `pages` (any order), one result per page in their order, read with
+  // one page reader call for the batch.
+  std::vector<Result<PageState>> replicated_page_states(std::span<const std::uint64_t> pages);
   // Merges a page state with the per-byte rule (higher version wins). Validates first
   // (page size, canonical versions, max size); grows when the page is past the current size.
   // Only the peer ids of runs that win bytes take peer table slots (as for apply()).

@@ -445,26 +445,42 @@ Result<ExportedPage> Engine::Impl::export_page(std::uint64_t page) {
   const std::uint64_t pages[] = {page};
   ExportedPage exported;
   exported.local_patches = absorb_before_write(pages, PageCheck::recheck).patches;
-  auto state = replicated_page_state(page);
+  auto state = std::move(replicated_page_states(pages).front());
   if (!state) return state.error();
   exported.state = std::move(*state);
   return exported;
 }
 
-Result<PageState> Engine::Impl::replicated_page_state(std::uint64_t page) {
-  if (page >= page_count()) return errc::out_of_range;
-  PageState state;
-  state.page_index = page;
-  const std::uint8_t* shadow = shadow_page(page);
-  const auto shadow_offset =
-      static_cast<std::uint64_t>(shadow - reinterpret_cast<const std::uint8_t*>(header_));
-  state.bytes.resize(page_size_);
-  if (!page_reader_ || !page_reader_(Storage::state, shadow_offset, state.bytes)) {
-    std::memcpy(state.bytes.data(), shadow, page_size_);
+std::vector<Result<PageState>> Engine::Impl::replicated_page_states(
+    std::span<const std::uint64_t> pages) {
+  std::vector<Result<PageState>> out;
+  out.reserve(pages.size());
+  const auto shadow_offset = [this](std::uint64_t page) {
+    return static_cast<std::uint64_t>(shadow_page(page) -
+                                      reinterpret_cast<const std::uint8_t*>(header_));
+  };
+  page_reads_.clear();
+  for (const std::uint64_t page : pages) {
+    if (page >= page_count()) {
+      out.emplace_back(errc::out_of_range);
+      continue;
+    }
+    PageState state;
+    state.page_index = page;
+    state.bytes.resize(page_size_);
+    page_reads_.push_back(StorageRead{shadow_offset(page), state.bytes});
+    out.emplace_back(std::move(state));  // the bytes' buffer moves with it, unchanged
   }
-  load_versions(page, old_list_);
-  state.versions = to_version_runs(old_list_);
-  return state;
+  // One reader call for the batch: a call per page cost more than the copy itself.
+  const bool read = page_reader_ && page_reader_(Storage::state, page_reads_);
+  for (auto& result : out) {
+    if (!result.ok()) continue;
+    PageState& state = *result;
+    if (!read) std::memcpy(state.bytes.data(), shadow_page(state.page_index), page_size_);
+    load_versions(state.page_index, old_list_);
+    state.versions = to_version_runs(old_list_);
+  }
+  return out;
 }
 
 }  // namespace wmd

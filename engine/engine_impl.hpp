@@ -78,7 +78,7 @@ class Engine::Impl {
   Result<MergeStats> merge_one(const PageState& state);
   Result<MergeStats> merge_pages(std::span<const PageState> states);
   Result<ExportedPage> export_page(std::uint64_t page);
-  Result<PageState> replicated_page_state(std::uint64_t page);
+  std::vector<Result<PageState>> replicated_page_states(std::span<const std::uint64_t> pages);
   Status resize(std::uint64_t new_size_bytes);
   Status grow_to(std::uint64_t new_size_bytes);  // REQUIRES: page multiple <= max
   void note_lamport(std::uint64_t lamport);
@@ -112,6 +112,7 @@ class Engine::Impl {
   std::vector<std::uint8_t> hole_scratch_;  // pages whose state bytes needed fixing up
   std::vector<engine_detail::VersionPool::StagedBlock> hole_blocks_;  // their version lists
   std::vector<StorageWrite> hole_writes_;
+  std::vector<StorageRead> page_reads_;  // replicated_page_states(): one batch's reads
   std::uint64_t hole_cache_first_ = 0, hole_cache_end_ = 0;  // unbacked pages, this call
   BulkPageWriter bulk_writer_;
   PageReader page_reader_;

@@ -96,31 +96,46 @@ std::optional<CatchupSend> CatchupSession::next_step() {
   PageStates current;
   std::uint64_t current_bytes = 0;
   std::uint64_t step_bytes = 0;
+  std::vector<std::uint64_t> batch;
   while (step_bytes < config_.step_bytes) {
-    const auto next = pages_.next();
-    if (!next) break;
-    const std::uint64_t page = *next;
-    auto exported = source_.export_page(page);
-    if (!exported.ok()) continue;  // out of range: nothing to send
-    if (!exported->local_patches.empty()) step.absorbing_pages.push_back(page);
-    std::move(exported->local_patches.begin(), exported->local_patches.end(),
-              std::back_inserter(step.local_patches));
-    PageState& state = exported->state;
-    const std::uint64_t size = page_state_wire_bytes(state);
-    if (size > frame_budget) {
-      step.oversized_pages.push_back({page, state.versions.size()});
-      continue;
+    // As many pages as the budget has room for, judged by the last page: a step ends as it
+    // would page by page, within a page or two.
+    const std::uint64_t room = config_.step_bytes - step_bytes;
+    const std::uint64_t fit =
+        page_wire_bytes_ == 0 ? 1 : (room + page_wire_bytes_ - 1) / page_wire_bytes_;
+    batch.clear();
+    while (batch.size() < std::min<std::uint64_t>(fit, kExportBatchPages)) {
+      const auto next = pages_.next();
+      if (!next) break;
+      batch.push_back(*next);
     }
-    if (!current.pages.empty() && current_bytes + size > frame_budget) {
-      step.messages.emplace_back(std::move(current));
-      current = {};
-      current_bytes = 0;
+    if (batch.empty()) break;
+    auto exports = source_.export_pages(batch);
+    for (std::size_t i = 0; i < batch.size() && i < exports.size(); ++i) {
+      const std::uint64_t page = batch[i];
+      auto& exported = exports[i];
+      if (!exported.ok()) continue;  // out of range: nothing to send
+      if (!exported->local_patches.empty()) step.absorbing_pages.push_back(page);
+      std::move(exported->local_patches.begin(), exported->local_patches.end(),
+                std::back_inserter(step.local_patches));
+      PageState& state = exported->state;
+      const std::uint64_t size = page_state_wire_bytes(state);
+      page_wire_bytes_ = size;
+      if (size > frame_budget) {
+        step.oversized_pages.push_back({page, state.versions.size()});
+        continue;
+      }
+      if (!current.pages.empty() && current_bytes + size > frame_budget) {
+        step.messages.emplace_back(std::move(current));
+        current = {};
+        current_bytes = 0;
+      }
+      current_bytes += size;
+      step_bytes += size;
+      round_bytes_sent_ += state.bytes.size();
+      ++round_pages_sent_;
+      current.pages.push_back(std::move(state));
     }
-    current_bytes += size;
-    step_bytes += size;
-    round_bytes_sent_ += state.bytes.size();
-    ++round_pages_sent_;
-    current.pages.push_back(std::move(state));
   }
   if (!current.pages.empty()) step.messages.emplace_back(std::move(current));
   std::sort(step.absorbing_pages.begin(), step.absorbing_pages.end());
@@ -156,6 +171,29 @@ void CatchupSession::page_state_received(std::uint64_t bytes) {
 
 ReceivedRound CatchupSession::catchup_done_received() {
   return std::exchange(received_, {});
+}
+
+std::vector<Result<ExportedPage>> as_exports(std::vector<Result<PageState>> states) {
+  std::vector<Result<ExportedPage>> out;
+  out.reserve(states.size());
+  for (auto& state : states) {
+    if (state) {
+      out.emplace_back(ExportedPage{std::move(*state), {}});
+    } else {
+      out.emplace_back(state.error());
+    }
+  }
+  return out;
+}
+
+std::function<std::vector<Result<ExportedPage>>(std::span<const std::uint64_t>)>
+export_one_at_a_time(std::function<Result<ExportedPage>(std::uint64_t page)> export_page) {
+  return [export_page = std::move(export_page)](std::span<const std::uint64_t> pages) {
+    std::vector<Result<ExportedPage>> out;
+    out.reserve(pages.size());
+    for (const std::uint64_t page : pages) out.push_back(export_page(page));
+    return out;
+  };
 }
 
 }  // namespace wmd::proto

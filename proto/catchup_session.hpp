@@ -45,8 +45,22 @@ struct CatchupSource {
   std::function<std::uint64_t()> size_bytes;
   std::function<std::uint64_t()> zero_page_digest;
   std::function<std::vector<PageDigest>()> nonzero_digests;  // sorted by page
-  std::function<Result<ExportedPage>(std::uint64_t page)> export_page;
+  // Exports a batch of pages (up to kExportBatchPages, in the round's order): one result per
+  // page, in their order; an error (out of range) skips its page. Batches let the engine read
+  // them in one call (Engine::replicated_page_states()).
+  std::function<std::vector<Result<ExportedPage>>(std::span<const std::uint64_t> pages)>
+      export_pages;
 };
+
+// The most pages the session asks export_pages for at once: 256 KiB of 8 KiB pages.
+inline constexpr std::size_t kExportBatchPages = 32;
+
+// Results of Engine::replicated_page_states() as exports without local patches.
+std::vector<Result<ExportedPage>> as_exports(std::vector<Result<PageState>> states);
+
+// export_pages from a function that exports one page, called once per page.
+std::function<std::vector<Result<ExportedPage>>(std::span<const std::uint64_t>)>
+export_one_at_a_time(std::function<Result<ExportedPage>(std::uint64_t page)> export_page);
 
 // Messages to queue to the peer together; written(kind) once the last one was written.
 struct CatchupSend {
@@ -150,6 +164,9 @@ class CatchupSession {
   int steps_in_flight_ = 0;  // queued steps (any round) not yet written
   std::uint64_t round_pages_sent_ = 0;
   std::uint64_t round_bytes_sent_ = 0;
+  // The wire size of the last page exported (0: none yet): how many pages the step's budget
+  // has room for, to ask for that many at once.
+  std::uint64_t page_wire_bytes_ = 0;
   ReceivedRound received_;
   // Before the first round: the pages live patches touched (see cut_live_patch).
   bool first_round_started_ = false;

@@ -37,10 +37,8 @@ proto::CatchupSession Replicator::make_catchup_session() {
   // The replicated state, not absorbing the page's pending local changes first: those go to
   // every peer as the next scan's patch (once: the page is exported by then), and a round
   // saves a hash of every page it exports.
-  source.export_page = [this](std::uint64_t page) -> Result<ExportedPage> {
-    auto state = engine_.replicated_page_state(page);
-    if (!state) return state.error();
-    return ExportedPage{std::move(*state), {}};
+  source.export_pages = [this](std::span<const std::uint64_t> pages) {
+    return proto::as_exports(engine_.replicated_page_states(pages));
   };
   return proto::CatchupSession(
       proto::CatchupConfig{config_.max_frame_bytes, config_.catchup_batch_bytes,

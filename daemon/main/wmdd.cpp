@@ -316,13 +316,13 @@ Replication open_engine(const Options& options, wmd::Segment& segment) {
                                                   std::span<const wmd::StorageWrite> writes) {
         return storage == wmd::Storage::memory ? segment.write_data(writes) : store->write(writes);
       });
-  // Catch-up exports read the shadow copy by pread(), not through the mapping (only the state
-  // object is asked: the engine exports from its shadow).
+  // Catch-up exports read the shadow copy by preadv(), a batch of pages a call, not through the
+  // mapping (only the state object is asked: the engine exports from its shadow).
   replication.engine->set_page_reader(
-      [store = replication.state.get()](wmd::Storage storage, std::uint64_t offset,
-                                        std::span<std::uint8_t> out) -> wmd::Status {
+      [store = replication.state.get()](wmd::Storage storage,
+                                        std::span<const wmd::StorageRead> reads) -> wmd::Status {
         if (storage != wmd::Storage::state) return wmd::Error(wmd::errc::invalid_config, "");
-        return store->read(offset, out);
+        return store->read(reads);
       });
   return replication;
 }

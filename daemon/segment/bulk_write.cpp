@@ -13,21 +13,32 @@
 
 namespace wmd {
 
-Status write_at(int fd, std::uint64_t limit_bytes, std::span<const StorageWrite> writes) {
-  for (const StorageWrite& w : writes) {
-    if (w.offset_bytes > limit_bytes || w.bytes.size() > limit_bytes - w.offset_bytes) {
-      return Error(errc::out_of_range, "bulk write past the object's size");
+namespace {
+
+template <typename Entry>
+Status check_within(std::uint64_t limit_bytes, std::span<const Entry> entries, const char* what) {
+  for (const Entry& e : entries) {
+    if (e.offset_bytes > limit_bytes || e.bytes.size() > limit_bytes - e.offset_bytes) {
+      return Error(errc::out_of_range, std::string(what) + " past the object's size");
     }
   }
+  return {};
+}
+
+// Calls io(iov, count, offset) -- pwritev or preadv -- once for each run of entries that
+// follow each other (one ending where the next starts), at most IOV_MAX of them, and again
+// after a short transfer for the rest. A call that moves nothing fails with zero_errno.
+template <typename Entry, typename Io>
+Status transfer(std::span<const Entry> entries, const char* call, int zero_errno, Io io) {
   std::vector<iovec> iov;
   std::size_t i = 0;
-  while (i < writes.size()) {
-    // One call for a run of consecutive entries, at most IOV_MAX of them.
-    const std::uint64_t offset = writes[i].offset_bytes;
+  while (i < entries.size()) {
+    const std::uint64_t offset = entries[i].offset_bytes;
     std::uint64_t length = 0;
     iov.clear();
-    while (i < writes.size() && iov.size() < IOV_MAX && writes[i].offset_bytes == offset + length) {
-      const auto& bytes = writes[i].bytes;
+    while (i < entries.size() && iov.size() < IOV_MAX &&
+           entries[i].offset_bytes == offset + length) {
+      const auto& bytes = entries[i].bytes;
       iov.push_back(iovec{const_cast<std::uint8_t*>(bytes.data()), bytes.size()});
       length += bytes.size();
       ++i;
@@ -35,17 +46,16 @@ Status write_at(int fd, std::uint64_t limit_bytes, std::span<const StorageWrite>
     std::size_t first = 0;
     std::uint64_t done = 0;
     while (done < length) {
-      const ssize_t n = ::pwritev(fd, iov.data() + first, static_cast<int>(iov.size() - first),
-                                  static_cast<off_t>(offset + done));
+      const ssize_t n = io(iov.data() + first, static_cast<int>(iov.size() - first),
+                           static_cast<off_t>(offset + done));
       if (n <= 0) {
         if (n < 0 && errno == EINTR) continue;
-        if (n == 0) errno = ENOSPC;
-        const Error error =
-            core::sys_error("pwritev", "offset " + std::to_string(offset + done), errno);
+        const Error error = core::sys_error(call, "offset " + std::to_string(offset + done),
+                                            n == 0 ? zero_errno : errno);
         return Error(errc::io_error, error.detail());
       }
       done += static_cast<std::uint64_t>(n);
-      // A short write: skip what went out and go on with the rest.
+      // A short transfer: skip what went through and go on with the rest.
       auto left = static_cast<std::size_t>(n);
       while (first < iov.size() && left >= iov[first].iov_len) left -= iov[first++].iov_len;
       if (first < iov.size()) {
@@ -57,24 +67,20 @@ Status write_at(int fd, std::uint64_t limit_bytes, std::span<const StorageWrite>
   return {};
 }
 
-Status read_at(int fd, std::uint64_t limit_bytes, std::uint64_t offset,
-               std::span<std::uint8_t> out) {
-  if (offset > limit_bytes || out.size() > limit_bytes - offset) {
-    return Error(errc::out_of_range, "read past the object's size");
-  }
-  std::size_t done = 0;
-  while (done < out.size()) {
-    const ssize_t n =
-        ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const Error error =
-          core::sys_error("pread", "offset " + std::to_string(offset + done), n == 0 ? EIO : errno);
-      return Error(errc::io_error, error.detail());
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  return {};
+}  // namespace
+
+Status write_at(int fd, std::uint64_t limit_bytes, std::span<const StorageWrite> writes) {
+  if (Status s = check_within(limit_bytes, writes, "bulk write"); !s) return s;
+  return transfer(writes, "pwritev", ENOSPC, [fd](const iovec* iov, int count, off_t offset) {
+    return ::pwritev(fd, iov, count, offset);
+  });
+}
+
+Status read_at(int fd, std::uint64_t limit_bytes, std::span<const StorageRead> reads) {
+  if (Status s = check_within(limit_bytes, reads, "read"); !s) return s;
+  return transfer(reads, "preadv", EIO, [fd](const iovec* iov, int count, off_t offset) {
+    return ::preadv(fd, iov, count, offset);
+  });
 }
 
 }  // namespace wmd

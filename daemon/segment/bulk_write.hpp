@@ -1,8 +1,8 @@
 // Writing runs of bytes (whole pages, version-list blocks) into a shared-memory object with
-// pwritev() instead of through a mapping: backing a fresh page of /dev/shm by pwrite() skips
-// the page fault and the zeroing a write through a mapping costs. The daemon's
-// Engine::set_bulk_page_writer() is built on it.
-// Thread-safety: reentrant (positioned writes; the file offset is never used).
+// pwritev() instead of through a mapping, and reading them back with preadv(): backing a fresh page
+// of /dev/shm by pwrite() skips the page fault and the zeroing a write through a mapping costs. The
+// daemon's Engine::set_bulk_page_writer() and set_page_reader() are built on it. Thread-safety:
+// reentrant (positioned writes; the file offset is never used).
 #pragma once
 
 #include <span>
@@ -17,9 +17,10 @@ namespace wmd {
 // of the bytes possibly written.
 Status write_at(int fd, std::uint64_t limit_bytes, std::span<const StorageWrite> writes);
 
-// Reads out.size() bytes at offset of fd by pread(), none past limit_bytes (out_of_range).
+// Reads every entry's bytes from its offset of fd, none past limit_bytes (out_of_range:
+// nothing read), consecutive entries (in the order given) in one preadv() call: a catch-up
+// exports pages by the batch, and one call per page cost here about three times the copy.
 // Errors: out_of_range, io_error (the call and its errno in the detail; a short read: EIO).
-Status read_at(int fd, std::uint64_t limit_bytes, std::uint64_t offset,
-               std::span<std::uint8_t> out);
+Status read_at(int fd, std::uint64_t limit_bytes, std::span<const StorageRead> reads);
 
 }  // namespace wmd

@@ -176,8 +176,8 @@ class StateStore {
   void guard_against_truncation();
   // Writes bytes into the state object by pwritev() (see bulk_write.hpp), within its size.
   Status write(std::span<const StorageWrite> writes) const;
-  // Reads bytes of the state object by pread() (see bulk_write.hpp), within its size.
-  Status read(std::uint64_t offset, std::span<std::uint8_t> out) const;
+  // Reads bytes of the state object by preadv() (see bulk_write.hpp), within its size.
+  Status read(std::span<const StorageRead> reads) const;
 
   class Impl;
 

@@ -44,9 +44,8 @@ Status StateStore::write(std::span<const StorageWrite> writes) const {
   return write_at(impl_->object_.get_mapping_handle().handle, impl_->region_.get_size(), writes);
 }
 
-Status StateStore::read(std::uint64_t offset, std::span<std::uint8_t> out) const {
-  return read_at(impl_->object_.get_mapping_handle().handle, impl_->region_.get_size(), offset,
-                 out);
+Status StateStore::read(std::span<const StorageRead> reads) const {
+  return read_at(impl_->object_.get_mapping_handle().handle, impl_->region_.get_size(), reads);
 }
 
 Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& segment_name,

@@ -48,12 +48,11 @@ proto::CatchupSource source_of(Engine& engine, Export how) {
   s.zero_page_digest = [&engine] { return engine.zero_page_digest(); };
   s.nonzero_digests = [&engine] { return engine.nonzero_digests(); };
   if (how == Export::absorbing) {
-    s.export_page = [&engine](std::uint64_t page) { return engine.export_page_and_patches(page); };
+    s.export_pages = proto::export_one_at_a_time(
+        [&engine](std::uint64_t page) { return engine.export_page_and_patches(page); });
   } else {
-    s.export_page = [&engine](std::uint64_t page) -> Result<ExportedPage> {
-      auto state = engine.replicated_page_state(page);
-      if (!state) return state.error();
-      return ExportedPage{std::move(*state), {}};
+    s.export_pages = [&engine](std::span<const std::uint64_t> pages) {
+      return proto::as_exports(engine.replicated_page_states(pages));
     };
   }
   return s;

@@ -360,25 +360,49 @@ TEST_CASE("the replicated state is read through the page reader when one is set"
   a.write(4096 + 9, {4, 5});
   a.engine->scan();
   std::vector<std::pair<Storage, std::uint64_t>> asked;
-  a.engine->set_page_reader(
-      [&](Storage storage, std::uint64_t offset, std::span<std::uint8_t> out) -> Status {
-        asked.emplace_back(storage, offset);
-        std::fill(out.begin(), out.end(), std::uint8_t{0xee});  // what the reader returned
-        return {};
-      });
+  int calls = 0;
+  a.engine->set_page_reader([&](Storage storage, std::span<const StorageRead> reads) -> Status {
+    ++calls;
+    for (const StorageRead& r : reads) {
+      asked.emplace_back(storage, r.offset_bytes);
+      // What the reader returned: a mark of the offset's page in the shadow.
+      std::fill(r.bytes.begin(), r.bytes.end(), std::uint8_t(0xe0 + r.offset_bytes / 4096 % 16));
+    }
+    return {};
+  });
   auto read = a.engine->replicated_page_state(1);
   REQUIRE(read.ok());
   REQUIRE(asked.size() == 1);
   CHECK(asked[0].first == Storage::state);
-  CHECK(read->bytes == std::vector<std::uint8_t>(4096, 0xee));
+  CHECK(read->bytes ==
+        std::vector<std::uint8_t>(4096, std::uint8_t(asked[0].second / 4096 % 16 + 0xe0)));
+  // A batch: one call, one read per page in range, each page its own bytes and versions.
+  asked.clear();
+  calls = 0;
+  const std::uint64_t pages[] = {2, 1, 9, 0};
+  auto batch = a.engine->replicated_page_states(pages);
+  REQUIRE(batch.size() == 4);
+  CHECK(calls == 1);
+  CHECK(asked.size() == 3);
+  CHECK(batch[2].error() == make_error_code(errc::out_of_range));
+  for (const std::size_t i : {0, 1, 3}) {
+    REQUIRE(batch[i].ok());
+    CHECK(batch[i]->page_index == pages[i]);
+    CHECK(batch[i]->versions == a.engine->page_versions(pages[i]));
+  }
+  CHECK(batch[1]->bytes == read->bytes);
+  CHECK(asked[0].second == asked[1].second + 4096);  // page 2, then page 1 just before it
+  CHECK(batch[0]->bytes != batch[1]->bytes);
   // A reader that fails leaves the engine to its mapping.
-  a.engine->set_page_reader([](Storage, std::uint64_t, std::span<std::uint8_t>) -> Status {
-    return Error(errc::io_error, "no");
-  });
+  a.engine->set_page_reader(
+      [](Storage, std::span<const StorageRead>) -> Status { return Error(errc::io_error, "no"); });
   auto mapped = a.engine->replicated_page_state(1);
   REQUIRE(mapped.ok());
   CHECK(mapped->bytes[9] == 4);
   CHECK(mapped->bytes[10] == 5);
+  auto mapped_batch = a.engine->replicated_page_states(pages);
+  REQUIRE(mapped_batch[1].ok());
+  CHECK(mapped_batch[1]->bytes == mapped->bytes);
 }
 
 TEST_CASE("merge refuses malformed page states with nothing changed") {

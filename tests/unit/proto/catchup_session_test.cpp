@@ -28,7 +28,7 @@ struct FakeEngine {
       for (const auto& [page, digest] : digests) out.push_back({page, digest});
       return out;
     };
-    s.export_page = [this](std::uint64_t page) -> Result<ExportedPage> {
+    s.export_pages = export_one_at_a_time([this](std::uint64_t page) -> Result<ExportedPage> {
       ++exports;
       ExportedPage exported;
       exported.state.page_index = page;
@@ -45,7 +45,7 @@ struct FakeEngine {
         exported.local_patches.push_back(patch);
       }
       return exported;
-    };
+    });
     return s;
   }
 };
@@ -113,6 +113,42 @@ TEST_CASE("our digests go out one set at a time; a request meanwhile follows the
   REQUIRE(again.size() == 1);
   CHECK(std::get<Digests>(again[0].messages.back()).reply_requested);
   CHECK(session.written(CatchupSend::Kind::digests).empty());  // nothing else waited
+}
+
+TEST_CASE("a step asks for its pages in batches, as many as its budget has room for") {
+  std::vector<std::size_t> batches;
+  const auto recording = [&batches](CatchupSource source) {
+    source.export_pages = [&batches, inner = source.export_pages](auto pages) {
+      batches.push_back(pages.size());
+      return inner(pages);
+    };
+    return source;
+  };
+  FakeEngine engine = engine_with_pages(64);
+  const CatchupSource source = recording(engine.source());
+  const std::uint64_t page_wire =
+      page_state_wire_bytes(engine.source().export_pages(std::vector<std::uint64_t>{0})[0]->state);
+  engine.pending_local_change = false;
+  // Ten pages a step, one step in flight.
+  CatchupSession session(CatchupConfig{1 << 20, 10 * page_wire, 1}, source);
+  auto sends = session.start_round(peer_holding_nothing());
+  REQUIRE(sends.size() == 1);
+  CHECK(pages_in(sends[0]).size() == 10);
+  CHECK(batches == std::vector<std::size_t>{1, 9});  // the first page tells the size
+  batches.clear();
+  sends = session.written(CatchupSend::Kind::step);
+  REQUIRE(sends.size() == 1);
+  CHECK(pages_in(sends[0]).size() == 10);
+  CHECK(batches == std::vector<std::size_t>{10});
+  // A budget of more than kExportBatchPages pages asks for at most that many at a time.
+  FakeEngine big = engine_with_pages(100);
+  big.pending_local_change = false;
+  batches.clear();
+  CatchupSession big_session(CatchupConfig{1 << 20, 80 * page_wire, 1}, recording(big.source()));
+  sends = big_session.start_round(peer_holding_nothing());
+  REQUIRE(sends.size() == 1);
+  CHECK(pages_in(sends[0]).size() == 80);
+  CHECK(batches == std::vector<std::size_t>{1, kExportBatchPages, kExportBatchPages, 15});
 }
 
 TEST_CASE("a round sends the pages the peer lacks in flow-controlled steps, then CatchupDone") {

@@ -63,7 +63,7 @@ TEST_CASE("a bad name or a zero size is invalid_config") {
   CHECK(StateStore::open(name.str(), 0, 0600).error() == errc::invalid_config);
 }
 
-TEST_CASE("state bytes written by pwritev and read by pread match the mapping, within its size") {
+TEST_CASE("state bytes written by pwritev and read by preadv match the mapping, within its size") {
   ShmName name;
   auto opened = StateStore::open(name.str(), 65536, 0600);
   REQUIRE(opened.ok());
@@ -73,13 +73,26 @@ TEST_CASE("state bytes written by pwritev and read by pread match the mapping, w
   REQUIRE(store.write(writes).ok());
   CHECK(store.bytes()[8192] == 0x11);
   CHECK(store.bytes()[12288 + 4095] == 0x22);
-  std::vector<std::uint8_t> out(8192);
-  REQUIRE(store.read(8192, out).ok());
+  // Consecutive reads (one preadv), then one elsewhere, then one before: in the order given.
+  std::vector<std::uint8_t> out(4 * 4096, 0xff);
+  const std::span<std::uint8_t> slot(out);
+  const StorageRead reads[] = {{8192, slot.subspan(0, 4096)},
+                               {12288, slot.subspan(4096, 4096)},
+                               {32768, slot.subspan(8192, 4096)},
+                               {12288 + 4000, slot.subspan(12288, 96)}};
+  REQUIRE(store.read(reads).ok());
   CHECK(std::equal(out.begin(), out.begin() + 4096, a.begin()));
-  CHECK(std::equal(out.begin() + 4096, out.end(), b.begin()));
-  CHECK(store.read(65536 - 4096, std::span(out).first(4096)).ok());
-  CHECK(store.read(65536 - 4095, std::span(out).first(4096)).error() ==
-        make_error_code(errc::out_of_range));
+  CHECK(std::equal(out.begin() + 4096, out.begin() + 8192, b.begin()));
+  CHECK(std::all_of(out.begin() + 8192, out.begin() + 12288, [](auto v) { return v == 0; }));
+  CHECK(
+      std::all_of(out.begin() + 12288, out.begin() + 12288 + 96, [](auto v) { return v == 0x22; }));
+  CHECK(out[12288 + 96] == 0xff);  // nothing past what was asked
+  const StorageRead last[] = {{65536 - 4096, slot.first(4096)}};
+  CHECK(store.read(last).ok());
+  const StorageRead over[] = {{0, slot.first(4096)}, {65536 - 4095, slot.first(4096)}};
+  out[0] = 0xff;
+  CHECK(store.read(over).error() == make_error_code(errc::out_of_range));
+  CHECK(out[0] == 0xff);  // nothing read when any entry is out of range
   const StorageWrite past[] = {{65536 - 10, a}};
   CHECK(store.write(past).error() == make_error_code(errc::out_of_range));
 }
