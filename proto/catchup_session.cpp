@@ -1,6 +1,7 @@
 #include "proto/catchup_session.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <iterator>
 #include <utility>
 
@@ -98,8 +99,9 @@ std::optional<CatchupSend> CatchupSession::next_step() {
   std::uint64_t step_bytes = 0;
   std::vector<std::uint64_t> batch;
   while (step_bytes < config_.step_bytes) {
-    // As many pages as the budget has room for, judged by the last page: a step ends as it
-    // would page by page, within a page or two.
+    // As many pages as the budget has room for, judged by the last page: with pages alike, a
+    // step ends where it would page by page; pages larger than the last one (more version
+    // runs) can carry it past its budget by their difference, bounded by the batch.
     const std::uint64_t room = config_.step_bytes - step_bytes;
     const std::uint64_t fit =
         page_wire_bytes_ == 0 ? 1 : (room + page_wire_bytes_ - 1) / page_wire_bytes_;
@@ -111,6 +113,7 @@ std::optional<CatchupSend> CatchupSession::next_step() {
     }
     if (batch.empty()) break;
     auto exports = source_.export_pages(batch);
+    assert(exports.size() == batch.size() && "export_pages answers for every page");
     for (std::size_t i = 0; i < batch.size() && i < exports.size(); ++i) {
       const std::uint64_t page = batch[i];
       auto& exported = exports[i];

@@ -19,7 +19,7 @@ constexpr std::size_t kKeptCapacityBytes = 1 << 20;
 std::span<std::uint8_t> FrameReader::prepare(std::size_t bytes) {
   if (consumed_ == filled_) {
     consumed_ = filled_ = 0;
-    if (buffer_.size() > kKeptCapacityBytes) {
+    if (buffer_.capacity() > kKeptCapacityBytes) {
       buffer_.clear();
       buffer_.shrink_to_fit();
     }

@@ -1,5 +1,6 @@
 #include "proto/message.hpp"
 
+#include <algorithm>
 #include <variant>
 
 namespace wmd::proto {
@@ -57,6 +58,21 @@ const char* to_string(MessageType type) noexcept {
       return "error";
   }
   return "unknown";
+}
+
+std::vector<PeerId> peers_named_by(const PageStates& states) {
+  if (!states.named_peers.empty()) return states.named_peers;
+  std::vector<PeerId> peers;
+  for (const PageState& page : states.pages) {
+    for (const VersionRun& run : page.versions) {
+      if (!run.ts.peer.empty() && (peers.empty() || peers.back() != run.ts.peer)) {
+        peers.push_back(run.ts.peer);
+      }
+    }
+  }
+  std::sort(peers.begin(), peers.end());
+  peers.erase(std::unique(peers.begin(), peers.end()), peers.end());
+  return peers;
 }
 
 }  // namespace wmd::proto

@@ -75,6 +75,10 @@ struct PageStates {
   friend bool operator==(const PageStates& a, const PageStates& b) { return a.pages == b.pages; }
 };
 
+// The peer ids the runs of `states` name, sorted, each once: named_peers when the decoder set
+// it, else found by walking every run (a PageStates built in memory).
+std::vector<PeerId> peers_named_by(const PageStates& states);
+
 // The sender has sent every page state of its current catch-up round.
 struct CatchupDone {
   std::uint64_t pages_sent = 0;

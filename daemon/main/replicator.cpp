@@ -254,7 +254,7 @@ std::optional<std::string> Replicator::new_ids_over_cap(PeerState& peer,
                                                         const proto::PageStates& states) {
   // The frame's peer table (decoder-checked: exactly the ids its runs name), a few entries
   // where the runs are millions in a 1 GiB catch-up.
-  for (const PeerId& owner_id : states.named_peers) {
+  for (const PeerId& owner_id : proto::peers_named_by(states)) {
     if (owner_id == std::string_view(peer.peer_id)) continue;
     const std::string owner = owner_id.str();
     if (engine_.knows_peer(owner)) continue;

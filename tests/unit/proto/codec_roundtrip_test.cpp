@@ -45,6 +45,11 @@ TEST_CASE("a decoded page states frame lists the ids its runs name, sorted, each
   const auto& states = std::get<PageStates>(decoded);
   CHECK(states.named_peers == std::vector<PeerId>{"node-a", "node-b", "node-c"});
   CHECK(std::get<PageStates>(round_trip(PageStates{})).named_peers.empty());
+  // Built in memory (no table): the same ids, found from the runs.
+  const PageStates built = testing::sample_page_states();
+  CHECK(built.named_peers.empty());
+  CHECK(peers_named_by(built) == states.named_peers);
+  CHECK(peers_named_by(states) == states.named_peers);
 }
 
 TEST_CASE("a frame starts with the body length and the message type") {
