@@ -1,8 +1,8 @@
 // Writing runs of bytes (whole pages, version-list blocks) into a shared-memory object with
-// pwritev() instead of through a mapping, and reading them back with preadv(): backing a fresh page
-// of /dev/shm by pwrite() skips the page fault and the zeroing a write through a mapping costs. The
-// daemon's Engine::set_bulk_page_writer() and set_page_reader() are built on it. Thread-safety:
-// reentrant (positioned writes; the file offset is never used).
+// pwritev() instead of through a mapping, and reading them back with preadv(): backing a fresh
+// page of /dev/shm by pwrite() skips the page fault and the zeroing a write through a mapping
+// costs. The daemon's Engine::set_bulk_page_writer() and set_page_reader() are built on it.
+// Thread-safety: reentrant (positioned I/O; the file offset is never used).
 #pragma once
 
 #include <span>
