@@ -10,6 +10,7 @@
 #include "engine/engine_impl.hpp"
 #include "engine/hlc.hpp"
 #include "engine/page_digest.hpp"
+#include "engine/stamped_pages.hpp"
 
 namespace wmd {
 
@@ -256,7 +257,6 @@ void Engine::Impl::release_unowned_peers() {
   for (std::uint32_t ref : unowned_refs_) {
     if (ref < 2 || runs_per_ref_[ref] != 0 || peers_->is_free(ref)) continue;
     peers_->release(ref);
-    if (merge_peer_ref_ == ref) merge_peer_ref_ = 0;
   }
   unowned_refs_.clear();
 }
@@ -433,7 +433,11 @@ Result<MergeStats> Engine::merge_page(const PageState& state) {
 }
 
 Result<MergeStats> Engine::merge_pages(std::span<const PageState> states) {
-  auto stats = impl_->merge_pages(states);
+  return merge_pages(to_stamped(states));
+}
+
+Result<MergeStats> Engine::merge_pages(const StampedPageStates& batch) {
+  auto stats = impl_->merge_pages(batch);
   impl_->release_unowned_peers();
   return stats;
 }

@@ -283,6 +283,9 @@ class Engine {
   // through the bulk page writer in one batch (see set_bulk_page_writer()). On an error, the
   // states before the failing one are merged and the rest are not.
   Result<MergeStats> merge_pages(std::span<const PageState> states);
+  // The same for a batch in the table form (what a decoded catch-up frame holds). Also
+  // malformed, with nothing merged: a table not strictly increasing.
+  Result<MergeStats> merge_pages(const StampedPageStates& batch);
 
   // --- accessors ------------------------------------------------------------------------
   const std::string& peer_id() const noexcept;

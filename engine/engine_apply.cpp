@@ -332,52 +332,62 @@ std::uint64_t Engine::Impl::write_apply_pages(const Patch& patch) {
   return bytes_written;
 }
 
-Result<MergeStats> Engine::Impl::merge_one(const PageState& state) {
+Status Engine::Impl::check_stamp(const Timestamp& ts) {
+  if (ts.lamport == 0) return errc::malformed;  // the zero timestamp is stamp 0, never listed
+  if (!is_valid_peer_id(ts.peer)) return errc::invalid_peer_id;
+  if (!is_member(ts.peer.str())) return errc::not_a_member;
+  if (ts.lamport > kMaxLamport) return errc::malformed;
+  return {};
+}
+
+std::uint32_t Engine::Impl::stamp_ref(const StampedPageStates& batch, std::uint32_t stamp) {
+  if (stamp == 0) return 0;
+  if (stamp_refs_[stamp - 1] != 0) return stamp_refs_[stamp - 1];
+  const std::uint32_t ref = ref_for_deciding(batch.stamps[stamp - 1].peer.str());
+  // A table ref holds for the whole call (the table never renumbers, and ids are released
+  // only after it); a pending one only for this page.
+  if (ref < peers_->ref_count()) stamp_refs_[stamp - 1] = ref;
+  return ref;
+}
+
+Result<MergeStats> Engine::Impl::merge_one(const StampedPageStates& batch,
+                                           const StampedPage& state) {
   if (state.page_index >= max_pages_) return errc::beyond_max_size;
-  if (state.bytes.size() != page_size_ || state.versions.empty()) return errc::malformed;
-  if (state.versions.size() > run_limit_) return errc::too_fragmented;
+  if (state.bytes.size() != page_size_ || state.run_count == 0 ||
+      state.first_run > batch.runs.size() ||
+      state.run_count > batch.runs.size() - state.first_run) {
+    return errc::malformed;
+  }
+  if (state.run_count > run_limit_) return errc::too_fragmented;
+  const std::span<const StampedRun> runs(batch.runs.data() + state.first_run, state.run_count);
   std::uint64_t max_lamport = 0;
-  for (std::size_t i = 0; i < state.versions.size(); ++i) {
-    const VersionRun& v = state.versions[i];
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const StampedRun& v = runs[i];
     if (v.start >= v.end || v.end > page_size_) return errc::malformed;
-    if (i == 0 ? v.start != 0
-               : (v.start != state.versions[i - 1].end || v.ts == state.versions[i - 1].ts)) {
+    if (i == 0 ? v.start != 0 : (v.start != runs[i - 1].end || v.stamp == runs[i - 1].stamp)) {
       return errc::malformed;
     }
-    if (v.ts.lamport == 0) {
-      if (!v.ts.peer.empty()) return errc::malformed;
-    } else {
-      // The last peer interned here was valid: a catch-up's pages mostly carry the same one.
-      if (!is_merge_peer(v.ts.peer)) {
-        if (!is_valid_peer_id(v.ts.peer)) return errc::invalid_peer_id;
-        if (!is_member(v.ts.peer.str())) return errc::not_a_member;
-      }
-      if (v.ts.lamport > kMaxLamport) return errc::malformed;
+    if (v.stamp == 0) continue;
+    if (v.stamp > batch.stamps.size()) return errc::malformed;
+    // Each table entry is checked once a call, when a page first names it: a bad one fails
+    // that page, the pages before it merged (as for page states one by one).
+    if (stamp_checked_[v.stamp - 1] == 0) {
+      if (Status s = check_stamp(batch.stamps[v.stamp - 1]); !s) return s.error();
+      stamp_checked_[v.stamp - 1] = 1;
     }
-    max_lamport = std::max(max_lamport, v.ts.lamport);
+    max_lamport = std::max(max_lamport, batch.stamps[v.stamp - 1].lamport);
   }
-  if (state.versions.back().end != page_size_) return errc::malformed;
+  if (runs.back().end != page_size_) return errc::malformed;
   if (Status s = check_remote_timestamp(max_lamport, wall_now()); !s) return s.error();
 
   // New peer ids are interned only for the runs that win bytes (see ref_for_deciding).
   VersionList& remote = remote_list_;
   remote.clear();
   clear_pending_peers();
-  const std::uint32_t first_pending = peers_->ref_count();
-  for (const VersionRun& v : state.versions) {
-    std::uint32_t ref = 0;
-    if (v.ts.lamport != 0) {
-      if (is_merge_peer(v.ts.peer)) {
-        ref = merge_peer_ref_;
-      } else {
-        ref = ref_for_deciding(v.ts.peer.str());
-        if (ref < first_pending) {  // the peer table never renumbers: the cache holds
-          merge_peer_id_.assign(v.ts.peer.view());
-          merge_peer_ref_ = ref;
-        }
-      }
-    }
-    remote.push_back(VersionEntry{v.start, v.end, Stamp{v.ts.lamport, ref}});
+  for (const StampedRun& v : runs) {
+    const std::uint32_t stamp = v.stamp;
+    const std::uint64_t lamport = stamp == 0 ? 0 : batch.stamps[stamp - 1].lamport;
+    remote.push_back(VersionEntry{v.start, v.end, Stamp{lamport, stamp_ref(batch, stamp)}});
   }
 
   MergeStats stats;
@@ -394,7 +404,9 @@ Result<MergeStats> Engine::Impl::merge_one(const PageState& state) {
   }
   // Queued earlier in this merge_pages() call: its bytes must land before it is merged again.
   if ((records_[page].update_counter & 1u) != 0) flush_hole_pages();
-  if (bulk_writer_ && is_unbacked_hole(page)) return queue_hole_page(state, max_lamport, stats);
+  if (bulk_writer_ && is_unbacked_hole(page)) {
+    return queue_hole_page(page, state.bytes, max_lamport, stats);
+  }
   const std::uint64_t pages[] = {page};
   auto absorbed = absorb_before_write(pages, PageCheck::recheck);
   stats.absorbed_local = absorbed.pages_changed > 0;

@@ -20,11 +20,20 @@ using engine_detail::PageRange;
 using engine_detail::VersionList;
 using engine_detail::VersionPool;
 
-Result<MergeStats> Engine::Impl::merge_pages(std::span<const PageState> states) {
+Result<MergeStats> Engine::Impl::merge_pages(const StampedPageStates& batch) {
+  // One entry per timestamp: then runs name the same timestamp exactly when they name the same
+  // entry, which the canonical-list check relies on.
+  if (std::adjacent_find(batch.stamps.begin(), batch.stamps.end(),
+                         [](const Timestamp& a, const Timestamp& b) { return !(a < b); }) !=
+      batch.stamps.end()) {
+    return errc::malformed;
+  }
+  stamp_checked_.assign(batch.stamps.size(), 0);
+  stamp_refs_.assign(batch.stamps.size(), 0);
   MergeStats total;
   hole_cache_first_ = hole_cache_end_ = 0;  // the probe's answers hold for this call only
-  for (const PageState& state : states) {
-    auto merged = merge_one(state);
+  for (const StampedPage& state : batch.pages) {
+    auto merged = merge_one(batch, state);
     if (!merged) {
       flush_hole_pages();
       return merged.error();
@@ -50,9 +59,9 @@ bool Engine::Impl::is_unbacked_hole(std::uint64_t page) {
   return true;
 }
 
-Result<MergeStats> Engine::Impl::queue_hole_page(const PageState& state, std::uint64_t max_lamport,
-                                                 MergeStats stats) {
-  const std::uint64_t page = state.page_index;
+Result<MergeStats> Engine::Impl::queue_hole_page(std::uint64_t page,
+                                                 std::span<const std::uint8_t> state_bytes,
+                                                 std::uint64_t max_lamport, MergeStats stats) {
   written_.clear();
   engine_detail::merge_max(engine_detail::zero_version_list(page_size_), remote_list_, order(),
                            new_list_, written_);
@@ -71,16 +80,16 @@ Result<MergeStats> Engine::Impl::queue_hole_page(const PageState& state, std::ui
   // there, so the state's own buffer is written as it is, without a copy.
   HolePage queued;
   queued.page = page;
-  queued.bytes = state.bytes.data();
+  queued.bytes = state_bytes.data();
   std::uint32_t pos = 0;
   bool clean = true;
   for (const PageRange& r : written_) {
     stats.bytes_taken += r.end - r.start;
-    clean = clean && std::all_of(state.bytes.begin() + pos, state.bytes.begin() + r.start,
+    clean = clean && std::all_of(state_bytes.begin() + pos, state_bytes.begin() + r.start,
                                  [](std::uint8_t b) { return b == 0; });
     pos = r.end;
   }
-  clean = clean && std::all_of(state.bytes.begin() + pos, state.bytes.end(),
+  clean = clean && std::all_of(state_bytes.begin() + pos, state_bytes.end(),
                                [](std::uint8_t b) { return b == 0; });
   if (!clean) {
     queued.bytes = nullptr;
@@ -88,7 +97,7 @@ Result<MergeStats> Engine::Impl::queue_hole_page(const PageState& state, std::ui
     hole_scratch_.resize(hole_scratch_.size() + page_size_, 0);
     std::uint8_t* copy = hole_scratch_.data() + queued.scratch_index;
     for (const PageRange& r : written_) {
-      std::memcpy(copy + r.start, state.bytes.data() + r.start, r.end - r.start);
+      std::memcpy(copy + r.start, state_bytes.data() + r.start, r.end - r.start);
     }
   }
   const std::uint8_t* bytes =

@@ -75,8 +75,13 @@ class Engine::Impl {
   Result<ApplyStats> apply(const Patch& patch);
   // One page state: the per-byte merge; a never-written unbacked page is queued for the bulk
   // writer instead (engine_bulk_merge.cpp).
-  Result<MergeStats> merge_one(const PageState& state);
-  Result<MergeStats> merge_pages(std::span<const PageState> states);
+  Result<MergeStats> merge_one(const StampedPageStates& batch, const StampedPage& state);
+  Result<MergeStats> merge_pages(const StampedPageStates& batch);
+  // A table entry a page names: errors as merge_page() reports them for a run's timestamp.
+  Status check_stamp(const Timestamp& ts);
+  // The ref to decide with for stamp (0: the zero timestamp), cached for the call once it is
+  // a table ref. REQUIRES: stamp <= batch.stamps.size(), its entry checked.
+  std::uint32_t stamp_ref(const StampedPageStates& batch, std::uint32_t stamp);
   Result<ExportedPage> export_page(std::uint64_t page);
   std::vector<Result<PageState>> replicated_page_states(std::span<const std::uint64_t> pages);
   Status resize(std::uint64_t new_size_bytes);
@@ -94,8 +99,8 @@ class Engine::Impl {
   bool is_unbacked_hole(std::uint64_t page);
   // Decides a never-written page against the remote versions (remote_list_) and queues its new
   // bytes for flush_hole_pages(), the page's update counter left odd until then.
-  Result<MergeStats> queue_hole_page(const PageState& state, std::uint64_t max_lamport,
-                                     MergeStats stats);
+  Result<MergeStats> queue_hole_page(std::uint64_t page, std::span<const std::uint8_t> state_bytes,
+                                     std::uint64_t max_lamport, MergeStats stats);
   // Writes the queued pages' bytes (memory and shadow) and their version lists' blocks through
   // the bulk writer, or through the mappings when it fails, then publishes their records and
   // closes their updates.
@@ -222,12 +227,10 @@ class Engine::Impl {
   std::vector<std::string> pending_names_;  // index = pending ref - peers_->ref_count()
   std::unordered_map<std::string, std::uint32_t> pending_refs_;
   std::vector<std::uint32_t> pending_new_refs_;  // intern_pending_peers(): index as above
-  // merge_page(): the last peer id it found in the table (valid) and its ref (0: none yet).
-  std::string merge_peer_id_;
-  std::uint32_t merge_peer_ref_ = 0;
-  bool is_merge_peer(std::string_view id) const {
-    return merge_peer_ref_ != 0 && id == merge_peer_id_;
-  }
+  // merge_pages(), per entry of the batch's timestamp table: checked yet, and its table ref
+  // (0: not known yet, or pending).
+  std::vector<std::uint8_t> stamp_checked_;
+  std::vector<std::uint32_t> stamp_refs_;
 
   // apply(): one touched page and where its parts live in the arenas below.
   struct ApplyPage {

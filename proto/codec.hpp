@@ -28,6 +28,8 @@ struct Limits {
   // Largest segment size accepted: run offsets + lengths, page indices and sizes beyond it are
   // refused (errc::beyond_max_size).
   std::uint64_t max_size_bytes = 0;
+  // Page states are decoded in the table form (PageStates::stamped) instead of one by one.
+  bool stamped_page_states = false;
 };
 
 struct FrameHeader {

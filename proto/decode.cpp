@@ -4,6 +4,7 @@
 #include <limits>
 #include <string_view>
 
+#include "engine/stamped_pages.hpp"
 #include "proto/byte_io.hpp"
 #include "proto/codec.hpp"
 #include "proto/page_runs.hpp"
@@ -198,29 +199,38 @@ Result<Message> decode_page_states(ByteReader& r, const Limits& limits) {
   }
   const std::uint64_t max_pages = max_page_count(limits);
   PageRunsScratch scratch;
-  PageStates m;
-  m.pages.reserve(page_count);
+  StampedPageStates batch;
+  batch.pages.reserve(page_count);
   for (std::uint64_t i = 0; i < page_count; ++i) {
-    PageState page;
+    StampedPage page;
     page.page_index = r.varint();
     auto bytes = r.bytes(page_size);
     if (!r.ok()) return r.error();
     if (page.page_index >= max_pages) return errc::beyond_max_size;
     page.bytes.assign(bytes.begin(), bytes.end());
-    if (Status s = decode_page_runs(r, page.bytes, stamps, stamp_used, scratch, page.versions);
+    page.first_run = static_cast<std::uint32_t>(batch.runs.size());
+    if (Status s = decode_page_runs(r, page.bytes, stamps.size(), stamp_used, scratch, batch.runs);
         !s) {
       return s.error();
     }
-    if (page.versions.size() > runs_left) return errc::malformed;  // more than a sender budgets
-    runs_left -= page.versions.size();
-    m.pages.push_back(std::move(page));
+    page.run_count = static_cast<std::uint32_t>(batch.runs.size() - page.first_run);
+    if (page.run_count > runs_left) return errc::malformed;  // more than a sender budgets
+    runs_left -= page.run_count;
+    batch.pages.push_back(std::move(page));
   }
   // A table entry nobody references.
   if (std::find(peer_used.begin(), peer_used.end(), false) != peer_used.end() ||
       std::find(stamp_used.begin(), stamp_used.end(), false) != stamp_used.end()) {
     return errc::malformed;
   }
+  PageStates m;
   m.named_peers.assign(peers.begin(), peers.end());
+  batch.stamps = std::move(stamps);
+  if (limits.stamped_page_states) {
+    m.stamped = std::move(batch);
+  } else {
+    m.pages = to_page_states(batch);
+  }
   return Message{std::move(m)};
 }
 

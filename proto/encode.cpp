@@ -5,6 +5,7 @@
 #include <limits>
 #include <string_view>
 
+#include "engine/stamped_pages.hpp"
 #include "proto/byte_io.hpp"
 #include "proto/codec.hpp"
 #include "proto/page_runs.hpp"
@@ -70,22 +71,9 @@ void encode_body(const Digests& m, ByteWriter& w) {
   }
 }
 
-void encode_body(const PageStates& m, ByteWriter& w) {
-  // Tables: every distinct non-zero timestamp of the frame, sorted, and the peer ids they
-  // name, sorted; each written once.
-  std::vector<const Timestamp*> seen;
-  for (const PageState& page : m.pages) {
-    for (const VersionRun& v : page.versions) {
-      // Most runs repeat the timestamp before the last zero stretch: skip those early.
-      if (v.ts.lamport != 0 && (seen.empty() || *seen.back() != v.ts)) seen.push_back(&v.ts);
-    }
-  }
-  std::sort(seen.begin(), seen.end(),
-            [](const Timestamp* a, const Timestamp* b) { return *a < *b; });
-  StampTable stamps;
-  for (const Timestamp* ts : seen) {
-    if (stamps.empty() || stamps.back() != *ts) stamps.push_back(*ts);
-  }
+// The frame's tables: the peer ids the timestamps name, sorted, then the timestamps.
+// REQUIRES: stamps sorted, unique, none the zero timestamp.
+void write_stamp_tables(const StampTable& stamps, ByteWriter& w) {
   std::vector<std::string_view> peers;
   for (const Timestamp& ts : stamps) peers.emplace_back(ts.peer);
   std::sort(peers.begin(), peers.end());
@@ -104,13 +92,61 @@ void encode_body(const PageStates& m, ByteWriter& w) {
     w.varint(static_cast<std::uint64_t>(it - peers.begin()) + 1);
     previous_lamport = ts.lamport;
   }
+}
 
-  w.varint(m.pages.size());
-  for (const PageState& page : m.pages) {
-    assert(page.bytes.size() == m.pages.front().bytes.size() && "all pages are one page long");
+void encode_pages(std::span<const PageState> pages, ByteWriter& w) {
+  // Tables: every distinct non-zero timestamp of the frame, sorted, and the peer ids they
+  // name, sorted; each written once.
+  std::vector<const Timestamp*> seen;
+  for (const PageState& page : pages) {
+    for (const VersionRun& v : page.versions) {
+      // Most runs repeat the timestamp before the last zero stretch: skip those early.
+      if (v.ts.lamport != 0 && (seen.empty() || *seen.back() != v.ts)) seen.push_back(&v.ts);
+    }
+  }
+  std::sort(seen.begin(), seen.end(),
+            [](const Timestamp* a, const Timestamp* b) { return *a < *b; });
+  StampTable stamps;
+  for (const Timestamp* ts : seen) {
+    if (stamps.empty() || stamps.back() != *ts) stamps.push_back(*ts);
+  }
+  write_stamp_tables(stamps, w);
+  w.varint(pages.size());
+  for (const PageState& page : pages) {
+    assert(page.bytes.size() == pages.front().bytes.size() && "all pages are one page long");
     w.varint(page.page_index);
     w.bytes(page.bytes);
     encode_page_runs(page.bytes, page.versions, stamps, w);
+  }
+}
+
+// The table form goes out as it is when every entry is named (a frame lists no other); else
+// one page at a time.
+void encode_stamped(const StampedPageStates& batch, ByteWriter& w) {
+  std::vector<bool> named(batch.stamps.size(), false);
+  for (const StampedRun& run : batch.runs) {
+    if (run.stamp != 0) named[run.stamp - 1] = true;
+  }
+  if (std::find(named.begin(), named.end(), false) != named.end()) {
+    encode_pages(to_page_states(batch), w);
+    return;
+  }
+  write_stamp_tables(batch.stamps, w);
+  w.varint(batch.pages.size());
+  for (const StampedPage& page : batch.pages) {
+    assert(page.bytes.size() == batch.pages.front().bytes.size() && "all pages are one page long");
+    w.varint(page.page_index);
+    w.bytes(page.bytes);
+    encode_page_runs(page.bytes, std::span(batch.runs).subspan(page.first_run, page.run_count), w);
+  }
+}
+
+void encode_body(const PageStates& m, ByteWriter& w) {
+  assert((m.pages.empty() || m.stamped.pages.empty()) && "one form at a time");
+  if (!m.stamped.pages.empty()) {
+    encode_stamped(m.stamped, w);
+  } else {
+    encode_pages(m.pages, w);
   }
 }
 
@@ -138,6 +174,7 @@ std::size_t estimate_body_bytes(const Message& message) {
   if (const auto* s = std::get_if<PageStates>(&message)) {
     std::size_t n = 16;
     for (const PageState& page : s->pages) n += 16 + page.bytes.size() + page.versions.size() * 24;
+    for (const StampedPage& page : s->stamped.pages) n += 16 + page.bytes.size() + 24;
     return n;
   }
   if (const auto* d = std::get_if<Digests>(&message)) return 32 + d->digests.size() * 18;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <variant>
 
+#include "engine/stamped_pages.hpp"
+
 namespace wmd::proto {
 
 namespace {
@@ -60,9 +62,30 @@ const char* to_string(MessageType type) noexcept {
   return "unknown";
 }
 
+bool operator==(const PageStates& a, const PageStates& b) {
+  if (a.stamped.pages.empty() && b.stamped.pages.empty()) return a.pages == b.pages;
+  return all_page_states(a) == all_page_states(b);
+}
+
+PageStates page_states_of(std::vector<PageState> pages) {
+  PageStates states;
+  states.pages = std::move(pages);
+  return states;
+}
+
+std::vector<PageState> all_page_states(const PageStates& states) {
+  if (states.stamped.pages.empty()) return states.pages;
+  return to_page_states(states.stamped);
+}
+
+std::size_t page_state_count(const PageStates& states) {
+  return states.pages.size() + states.stamped.pages.size();
+}
+
 std::vector<PeerId> peers_named_by(const PageStates& states) {
   if (!states.named_peers.empty()) return states.named_peers;
   std::vector<PeerId> peers;
+  for (const Timestamp& ts : states.stamped.stamps) peers.push_back(ts.peer);
   for (const PageState& page : states.pages) {
     for (const VersionRun& run : page.versions) {
       if (!run.ts.peer.empty() && (peers.empty() || peers.back() != run.ts.peer)) {

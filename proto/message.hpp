@@ -63,17 +63,29 @@ struct Digests {
   friend bool operator==(const Digests&, const Digests&) = default;
 };
 
-// Full page states for pages whose digests differed.
+// Full page states for pages whose digests differed, in one of two forms: `pages`, one state
+// at a time, or `stamped`, the table form (engine/types.hpp), never both. The decoder fills
+// `stamped` when Limits::stamped_page_states asks for it (the daemon: its merge takes that form
+// without expanding every run), `pages` otherwise; the encoder takes either.
 struct PageStates {
   std::vector<PageState> pages;
+  StampedPageStates stamped;
   // Set by the decoder, from the frame's peer table: every peer id the pages' version runs
   // name, sorted, each once (the decoder refuses a table entry no run names). A receiver vets
   // a frame's ids here rather than walking every run (~64 per page of fresh random data). The
   // encoder ignores it (it finds the ids from the runs); so does equality, as it follows from
   // the pages. Left empty by whoever builds a PageStates in memory.
   std::vector<PeerId> named_peers;
-  friend bool operator==(const PageStates& a, const PageStates& b) { return a.pages == b.pages; }
+  // Equal when they hold the same page states, whatever their forms.
+  friend bool operator==(const PageStates& a, const PageStates& b);
 };
+
+// A PageStates holding `pages`, one state at a time.
+PageStates page_states_of(std::vector<PageState> pages);
+
+// The page states one at a time, whatever the form they are held in.
+std::vector<PageState> all_page_states(const PageStates& states);
+std::size_t page_state_count(const PageStates& states);
 
 // The peer ids the runs of `states` name, sorted, each once: named_peers when the decoder set
 // it, else found by walking every run (a PageStates built in memory).

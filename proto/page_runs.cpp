@@ -9,77 +9,116 @@
 namespace wmd::proto {
 namespace {
 
-bool is_zero_stamp(const Timestamp& ts) {
-  return ts.lamport == 0;
+// The two forms of a run, as the wire form sees them: where it is, and whether it has the zero
+// timestamp or the same one as another run.
+bool is_zero_stamp(const VersionRun& run) {
+  return run.ts.lamport == 0;
+}
+bool is_zero_stamp(const StampedRun& run) {
+  return run.stamp == 0;
+}
+bool same_stamp(const VersionRun& a, const VersionRun& b) {
+  return a.ts == b.ts;
+}
+bool same_stamp(const StampedRun& a, const StampedRun& b) {
+  return a.stamp == b.stamp;
 }
 
-bool all_zero(std::span<const std::uint8_t> bytes, const VersionRun& run) {
+template <typename Run>
+bool all_zero(std::span<const std::uint8_t> bytes, const Run& run) {
   const std::uint8_t* p = bytes.data() + run.start;
   return std::all_of(p, p + (run.end - run.start), [](std::uint8_t b) { return b == 0; });
 }
 
-bool no_zero(std::span<const std::uint8_t> bytes, const VersionRun& run) {
+template <typename Run>
+bool no_zero(std::span<const std::uint8_t> bytes, const Run& run) {
   return std::memchr(bytes.data() + run.start, 0, run.end - run.start) == nullptr;
 }
 
-// Calls emit(length, sparse, ts) for each run of the wire form, in order. Greedy, hence
-// unique: a run of timestamp T whose bytes are all non-zero swallows each following pair
-// (never-written zero bytes, run of T with non-zero bytes); sparse when it swallowed any.
-template <typename Emit>
-void for_each_wire_run(std::span<const std::uint8_t> bytes, std::span<const VersionRun> versions,
+// Calls emit(length, sparse, first) for each run of the wire form, in order, `first` the run
+// whose timestamp it carries. Greedy, hence unique: a run of timestamp T whose bytes are all
+// non-zero swallows each following pair (never-written zero bytes, run of T with non-zero
+// bytes); sparse when it swallowed any.
+template <typename Run, typename Emit>
+void for_each_wire_run(std::span<const std::uint8_t> bytes, std::span<const Run> versions,
                        Emit&& emit) {
   std::size_t i = 0;
   while (i < versions.size()) {
-    const VersionRun& first = versions[i];
+    const Run& first = versions[i];
     std::uint32_t end = first.end;
     std::size_t next = i + 1;
     bool sparse = false;
-    if (!is_zero_stamp(first.ts) && no_zero(bytes, first)) {
-      while (next + 1 < versions.size() && is_zero_stamp(versions[next].ts) &&
-             all_zero(bytes, versions[next]) && versions[next + 1].ts == first.ts &&
+    if (!is_zero_stamp(first) && no_zero(bytes, first)) {
+      while (next + 1 < versions.size() && is_zero_stamp(versions[next]) &&
+             all_zero(bytes, versions[next]) && same_stamp(versions[next + 1], first) &&
              no_zero(bytes, versions[next + 1])) {
         end = versions[next + 1].end;
         next += 2;
         sparse = true;
       }
     }
-    emit(end - first.start, sparse, first.ts);
+    emit(end - first.start, sparse, first);
     i = next;
   }
 }
 
-std::uint64_t stamp_ref(const StampTable& stamps, const Timestamp& ts) {
-  if (is_zero_stamp(ts)) return 0;
-  auto it = std::lower_bound(stamps.begin(), stamps.end(), ts);
-  assert(it != stamps.end() && *it == ts && "every timestamp is in the table");
-  return static_cast<std::uint64_t>(it - stamps.begin()) + 1;
+// Writes the run count, then each wire run with the table reference stamp_of(run) gives.
+// The count goes first, so the runs are found before any is written: kept here when they
+// are few (a page of fresh data is one run), found again otherwise. Finding them reads the
+// page's bytes (memchr over each stretch), the encoder's and the decoder's main cost.
+template <typename Run, typename StampOf>
+void write_wire_runs(std::span<const std::uint8_t> bytes, std::span<const Run> versions,
+                     StampOf&& stamp_of, ByteWriter& w) {
+  const auto write_run = [&](std::uint32_t length, bool sparse, const Run& first) {
+    w.varint(std::uint64_t{length} << 1 | (sparse ? 1 : 0));
+    w.varint(stamp_of(first));
+  };
+  struct WireRun {
+    std::uint32_t length;
+    bool sparse;
+    const Run* first;
+  };
+  constexpr std::size_t kKeptRuns = 32;
+  WireRun kept[kKeptRuns];
+  std::size_t count = 0;
+  for_each_wire_run(bytes, versions, [&](std::uint32_t length, bool sparse, const Run& first) {
+    if (count < kKeptRuns) kept[count] = WireRun{length, sparse, &first};
+    ++count;
+  });
+  w.varint(count);
+  if (count <= kKeptRuns) {
+    for (std::size_t i = 0; i < count; ++i)
+      write_run(kept[i].length, kept[i].sparse, *kept[i].first);
+    return;
+  }
+  for_each_wire_run(bytes, versions, write_run);
 }
 
-// Appends [start, end) of ts, merged into the last run when that has the same timestamp.
-void append(std::vector<VersionRun>& out, std::uint32_t start, std::uint32_t end,
-            const Timestamp& ts) {
-  if (!out.empty() && out.back().ts == ts) {
+// Appends [start, end) of stamp, merged into the last run when that has the same stamp.
+// `first` is where the page's runs begin in out.
+void append(std::vector<StampedRun>& out, std::size_t first, std::uint32_t start, std::uint32_t end,
+            std::uint32_t stamp) {
+  if (out.size() > first && out.back().stamp == stamp) {
     out.back().end = end;
     return;
   }
-  out.push_back(VersionRun{start, end, ts});
+  out.push_back(StampedRun{start, end, stamp});
 }
 
-// A sparse run's pieces: the zero bytes get the zero timestamp, the others ts. Zero bytes are
-// the rare ones in the data this is for: memchr finds each.
+// A sparse run's pieces: the zero bytes get the zero timestamp, the others stamp. Zero bytes
+// are the rare ones in the data this is for: memchr finds each.
 void append_sparse(std::span<const std::uint8_t> bytes, std::uint32_t start, std::uint32_t end,
-                   const Timestamp& ts, std::vector<VersionRun>& out) {
-  static const Timestamp kZero{};
+                   std::uint32_t stamp, std::vector<StampedRun>& out, std::size_t first) {
   std::uint32_t piece = start;
   while (piece < end) {
     const auto* zero =
         static_cast<const std::uint8_t*>(std::memchr(bytes.data() + piece, 0, end - piece));
     const std::uint32_t data_end =
         zero == nullptr ? end : static_cast<std::uint32_t>(zero - bytes.data());
-    if (data_end > piece) append(out, piece, data_end, ts);
+    if (data_end > piece) append(out, first, piece, data_end, stamp);
     std::uint32_t zeros_end = data_end;
     while (zeros_end < end && bytes[zeros_end] == 0) ++zeros_end;
-    if (zeros_end > data_end) append(out, data_end, zeros_end, kZero);
+    if (zeros_end > data_end) append(out, first, data_end, zeros_end, 0);
     piece = zeros_end;
   }
 }
@@ -88,45 +127,31 @@ void append_sparse(std::span<const std::uint8_t> bytes, std::uint32_t start, std
 
 void encode_page_runs(std::span<const std::uint8_t> bytes, std::span<const VersionRun> versions,
                       const StampTable& stamps, ByteWriter& w) {
-  const auto write_run = [&](std::uint32_t length, bool sparse, const Timestamp& ts) {
-    w.varint(std::uint64_t{length} << 1 | (sparse ? 1 : 0));
-    w.varint(stamp_ref(stamps, ts));
+  const auto stamp_of = [&stamps](const VersionRun& run) -> std::uint64_t {
+    if (is_zero_stamp(run)) return 0;
+    auto it = std::lower_bound(stamps.begin(), stamps.end(), run.ts);
+    assert(it != stamps.end() && *it == run.ts && "every timestamp is in the table");
+    return static_cast<std::uint64_t>(it - stamps.begin()) + 1;
   };
-  // The count goes first, so the runs are found before any is written: kept here when they
-  // are few (a page of fresh data is one run), found again otherwise. Finding them reads the
-  // page's bytes (memchr over each stretch), the encoder's and the decoder's main cost.
-  struct WireRun {
-    std::uint32_t length;
-    bool sparse;
-    const Timestamp* ts;
-  };
-  constexpr std::size_t kKeptRuns = 32;
-  WireRun kept[kKeptRuns];
-  std::size_t count = 0;
-  for_each_wire_run(bytes, versions, [&](std::uint32_t length, bool sparse, const Timestamp& ts) {
-    if (count < kKeptRuns) kept[count] = WireRun{length, sparse, &ts};
-    ++count;
-  });
-  w.varint(count);
-  if (count <= kKeptRuns) {
-    for (std::size_t i = 0; i < count; ++i) write_run(kept[i].length, kept[i].sparse, *kept[i].ts);
-    return;
-  }
-  for_each_wire_run(bytes, versions, write_run);
+  write_wire_runs(bytes, versions, stamp_of, w);
 }
 
-Status decode_page_runs(ByteReader& r, std::span<const std::uint8_t> bytes,
-                        const StampTable& stamps, std::vector<bool>& stamp_used,
-                        PageRunsScratch& scratch, std::vector<VersionRun>& out) {
-  static const Timestamp kZero{};
+void encode_page_runs(std::span<const std::uint8_t> bytes, std::span<const StampedRun> runs,
+                      ByteWriter& w) {
+  write_wire_runs(
+      bytes, runs, [](const StampedRun& run) { return std::uint64_t{run.stamp}; }, w);
+}
+
+Status decode_page_runs(ByteReader& r, std::span<const std::uint8_t> bytes, std::size_t stamp_count,
+                        std::vector<bool>& stamp_used, PageRunsScratch& scratch,
+                        std::vector<StampedRun>& out) {
   const auto page_size = static_cast<std::uint32_t>(bytes.size());
   const std::size_t mark = r.position();
   const std::uint64_t run_count = r.varint();
   if (!r.ok()) return r.error();
   if (run_count == 0 || run_count > page_size) return errc::malformed;
   if (!r.can_hold(run_count, kMinWireRunBytes)) return r.error();
-  std::vector<VersionRun>& versions = scratch.versions;
-  versions.clear();
+  const std::size_t first = out.size();
   std::uint32_t position = 0;
   for (std::uint64_t i = 0; i < run_count; ++i) {
     const std::uint64_t head = r.varint();
@@ -135,14 +160,14 @@ Status decode_page_runs(ByteReader& r, std::span<const std::uint8_t> bytes,
     const std::uint64_t length = head >> 1;
     const bool sparse = (head & 1) != 0;
     if (length == 0 || length > page_size - position) return errc::malformed;
-    if (ref > stamps.size() || (sparse && ref == 0)) return errc::malformed;
+    if (ref > stamp_count || (sparse && ref == 0)) return errc::malformed;
     const auto end = static_cast<std::uint32_t>(position + length);
-    const Timestamp& ts = ref == 0 ? kZero : stamps[ref - 1];
+    const auto stamp = static_cast<std::uint32_t>(ref);
     if (ref != 0) stamp_used[ref - 1] = true;
     if (sparse) {
-      append_sparse(bytes, position, end, ts, versions);
+      append_sparse(bytes, position, end, stamp, out, first);
     } else {
-      append(versions, position, end, ts);
+      append(out, first, position, end, stamp);
     }
     position = end;
   }
@@ -151,13 +176,12 @@ Status decode_page_runs(ByteReader& r, std::span<const std::uint8_t> bytes,
   std::vector<std::uint8_t>& canonical = scratch.encoded;
   canonical.clear();
   ByteWriter w(canonical);
-  encode_page_runs(bytes, versions, stamps, w);
+  encode_page_runs(bytes, std::span<const StampedRun>(out.data() + first, out.size() - first), w);
   const auto read = r.consumed_since(mark);
   if (canonical.size() != read.size() ||
       std::memcmp(canonical.data(), read.data(), read.size()) != 0) {
     return errc::malformed;
   }
-  out.assign(versions.begin(), versions.end());
   return {};
 }
 

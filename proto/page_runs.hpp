@@ -27,20 +27,24 @@ using StampTable = std::vector<Timestamp>;
 // adjacent timestamps different). REQUIRES: every non-zero timestamp of versions is in stamps.
 void encode_page_runs(std::span<const std::uint8_t> bytes, std::span<const VersionRun> versions,
                       const StampTable& stamps, ByteWriter& w);
+// The same for runs in the table form, whose stamps are the frame's references as they are.
+// REQUIRES: canonical as above (adjacent runs name different entries), and the frame's table
+// is the one the runs' stamps index.
+void encode_page_runs(std::span<const std::uint8_t> bytes, std::span<const StampedRun> runs,
+                      ByteWriter& w);
 
-// Buffers decode_page_runs reuses from page to page (one per frame, say), so that a page costs
-// one allocation: its versions, at their exact size.
+// What decode_page_runs reuses from page to page (one per frame, say).
 struct PageRunsScratch {
-  std::vector<VersionRun> versions;
   std::vector<std::uint8_t> encoded;
 };
 
-// Reads one page's run count and runs into `out` (replaced), marking the table entries they
-// name in stamp_used (same size as stamps). Errors: truncated, malformed (a reference beyond the
-// table, a run past the page or not covering it, a zero-timestamp sparse run, or any form
-// other than the encoder's for the decoded state).
-Status decode_page_runs(ByteReader& r, std::span<const std::uint8_t> bytes,
-                        const StampTable& stamps, std::vector<bool>& stamp_used,
-                        PageRunsScratch& scratch, std::vector<VersionRun>& out);
+// Reads one page's run count and runs, appending the page's runs to `out` (table form, stamps
+// the frame's references: stamp_count of them), and marks the references they use in
+// stamp_used. Errors: truncated, malformed (a reference beyond the table, a run past the page
+// or not covering it, a zero-timestamp sparse run, or any form other than the encoder's for the
+// decoded state); `out` may then hold part of the page's runs.
+Status decode_page_runs(ByteReader& r, std::span<const std::uint8_t> bytes, std::size_t stamp_count,
+                        std::vector<bool>& stamp_used, PageRunsScratch& scratch,
+                        std::vector<StampedRun>& out);
 
 }  // namespace wmd::proto

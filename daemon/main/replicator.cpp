@@ -327,7 +327,8 @@ void Replicator::on_message(net::SessionId id, proto::Message message) {
       return;  // before anything of the frame was merged
     }
     // One call for the frame: never-written pages are written in one batch.
-    auto merged = engine_.merge_pages(states->pages);
+    auto merged = states->stamped.pages.empty() ? engine_.merge_pages(states->pages)
+                                                : engine_.merge_pages(states->stamped);
     if (!merged.ok()) {
       // The states before the failing one were merged: local clients and the other peers
       // must hear of them (fail_peer() resyncs the others when applied_anything is set).
@@ -338,6 +339,7 @@ void Replicator::on_message(net::SessionId id, proto::Message message) {
         for (const auto& state : states->pages) {
           for (const auto& run : state.versions) newest = std::max(newest, run.ts.lamport);
         }
+        for (const auto& ts : states->stamped.stamps) newest = std::max(newest, ts.lamport);
         refuse_peer(id, merged.error().code(), "page states: " + skew_text(newest));
       } else if (is_bound_refusal(merged.error().code())) {
         refuse_peer(id, merged.error().code(), "page states");
@@ -348,7 +350,10 @@ void Replicator::on_message(net::SessionId id, proto::Message message) {
     }
     broadcast_patches(std::move(merged->local_patches));
     for (const auto& state : states->pages) peer.catchup.page_state_received(state.bytes.size());
-    counters_.pages_merged += states->pages.size();
+    for (const auto& state : states->stamped.pages) {
+      peer.catchup.page_state_received(state.bytes.size());
+    }
+    counters_.pages_merged += proto::page_state_count(*states);
     const bool changed = merged->bytes_taken > 0 || merged->grew;
     peer.applied_anything = peer.applied_anything || changed;
     if (changed) remote_changes_applied();

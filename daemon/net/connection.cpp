@@ -37,6 +37,7 @@ proto::Limits handshake_limits(const MeshConfig& config) {
   limits.max_frame_bytes = std::min(config.max_frame_bytes, kMaxHandshakeFrameBytes);
   limits.page_size_bytes = 0;
   limits.max_size_bytes = config.identity.max_size_bytes;
+  limits.stamped_page_states = true;  // what Engine::merge_pages() takes without expanding
   return limits;
 }
 

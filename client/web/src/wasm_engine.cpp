@@ -212,7 +212,9 @@ WMD_EXPORT(wmd_export_page) int wmd_export_page(double page) {
   auto& h = host();
   auto state = h.engine->export_page(static_cast<std::uint64_t>(page));
   if (!state) return to_code(state.error().code());
-  h.outbox.emplace_back(wmd::proto::PageStates{{std::move(state).value()}, {}});
+  std::vector<wmd::PageState> pages;
+  pages.push_back(std::move(state).value());
+  h.outbox.emplace_back(wmd::proto::page_states_of(std::move(pages)));
   return 0;
 }
 

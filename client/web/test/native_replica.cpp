@@ -145,7 +145,7 @@ int main() {
       if (!state) {
         error(r, state.error());
       } else {
-        print(r, "state", wmd::proto::PageStates{{*state}, {}});
+        print(r, "state", wmd::proto::page_states_of({*state}));
       }
     } else if (command == "hello") {
       print(r, "hello",

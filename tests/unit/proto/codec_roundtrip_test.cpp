@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include "engine/stamped_pages.hpp"
 #include "proto/codec.hpp"
 #include "tests/unit/proto/sample_messages.hpp"
 
@@ -50,6 +51,30 @@ TEST_CASE("a decoded page states frame lists the ids its runs name, sorted, each
   CHECK(built.named_peers.empty());
   CHECK(peers_named_by(built) == states.named_peers);
   CHECK(peers_named_by(states) == states.named_peers);
+}
+
+TEST_CASE("page states decode to the table form on request, and encode from it alike") {
+  const PageStates built = testing::sample_page_states();
+  Limits stamped_limits = test_limits();
+  stamped_limits.stamped_page_states = true;
+  const Message decoded = round_trip(built, stamped_limits);
+  const auto& states = std::get<PageStates>(decoded);
+  CHECK(states.pages.empty());
+  REQUIRE(states.stamped.pages.size() == built.pages.size());
+  CHECK(page_state_count(states) == built.pages.size());
+  CHECK(states.stamped.stamps.size() >= 3);
+  CHECK(all_page_states(states) == built.pages);
+  CHECK(states == built);
+  CHECK(peers_named_by(states) == std::vector<PeerId>{"node-a", "node-b", "node-c"});
+  // The table form goes out as the same frame.
+  CHECK(encode(decoded) == encode(Message{built}));
+
+  SUBCASE("a table form with an entry no run names goes out one page at a time") {
+    PageStates extra;
+    extra.stamped = to_stamped(built.pages);
+    extra.stamped.stamps.push_back(Timestamp{1u << 30, "node-z"});
+    CHECK(encode(Message{extra}) == encode(Message{built}));
+  }
 }
 
 TEST_CASE("a frame starts with the body length and the message type") {
