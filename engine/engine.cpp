@@ -428,6 +428,10 @@ std::vector<Result<PageState>> Engine::replicated_page_states(
   return impl_->replicated_page_states(pages);
 }
 
+StampedPageStates Engine::replicated_stamped_states(std::span<const std::uint64_t> pages) {
+  return impl_->replicated_stamped_states(pages);
+}
+
 Result<MergeStats> Engine::merge_page(const PageState& state) {
   return merge_pages(std::span<const PageState>(&state, 1));
 }

@@ -272,6 +272,9 @@ class Engine {
   // The same for each of `pages` (any order), one result per page in their order, read with
   // one page reader call for the batch.
   std::vector<Result<PageState>> replicated_page_states(std::span<const std::uint64_t> pages);
+  // The same in the table form (what a catch-up frame carries), read with one page reader call:
+  // the pages in range, in their order (a page out of range is left out).
+  StampedPageStates replicated_stamped_states(std::span<const std::uint64_t> pages);
   // Merges a page state with the per-byte rule (higher version wins). Validates first
   // (page size, canonical versions, max size); grows when the page is past the current size.
   // Only the peer ids of runs that win bytes take peer table slots (as for apply()).

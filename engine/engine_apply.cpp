@@ -7,6 +7,7 @@
 #include "engine/engine_impl.hpp"
 #include "engine/page_copy.hpp"
 #include "engine/page_digest.hpp"
+#include "engine/stamped_pages.hpp"
 
 namespace wmd {
 
@@ -465,34 +466,69 @@ Result<ExportedPage> Engine::Impl::export_page(std::uint64_t page) {
 
 std::vector<Result<PageState>> Engine::Impl::replicated_page_states(
     std::span<const std::uint64_t> pages) {
+  const StampedPageStates batch = replicated_stamped_states(pages);
   std::vector<Result<PageState>> out;
   out.reserve(pages.size());
+  std::size_t next = 0;  // the batch holds the pages in range, in order
+  for (const std::uint64_t page : pages) {
+    if (next < batch.pages.size() && batch.pages[next].page_index == page) {
+      out.emplace_back(to_page_state(batch, next++));
+    } else {
+      out.emplace_back(errc::out_of_range);
+    }
+  }
+  return out;
+}
+
+StampedPageStates Engine::Impl::replicated_stamped_states(std::span<const std::uint64_t> pages) {
+  StampedPageStates batch;
+  batch.pages.reserve(pages.size());
+  page_reads_.clear();
   const auto shadow_offset = [this](std::uint64_t page) {
     return static_cast<std::uint64_t>(shadow_page(page) -
                                       reinterpret_cast<const std::uint8_t*>(header_));
   };
-  page_reads_.clear();
   for (const std::uint64_t page : pages) {
-    if (page >= page_count()) {
-      out.emplace_back(errc::out_of_range);
-      continue;
-    }
-    PageState state;
+    if (page >= page_count()) continue;
+    StampedPage& state = batch.pages.emplace_back();
     state.page_index = page;
     state.bytes.resize(page_size_);
+    // The bytes' buffer stays where it is when the vector of pages grows.
     page_reads_.push_back(StorageRead{shadow_offset(page), state.bytes});
-    out.emplace_back(std::move(state));  // the bytes' buffer moves with it, unchanged
   }
   // One reader call for the batch: a call per page cost more than the copy itself.
   const bool read = page_reader_ && page_reader_(Storage::state, page_reads_);
-  for (auto& result : out) {
-    if (!result.ok()) continue;
-    PageState& state = *result;
+  // The table in the order entries are met (sorted at the end): a page's runs mostly alternate
+  // between the zero timestamp and one other, so the last entry found is checked first.
+  std::uint32_t last_stamp = 0;
+  Stamp last_key{};
+  for (StampedPage& state : batch.pages) {
     if (!read) std::memcpy(state.bytes.data(), shadow_page(state.page_index), page_size_);
     load_versions(state.page_index, old_list_);
-    state.versions = to_version_runs(old_list_);
+    state.first_run = static_cast<std::uint32_t>(batch.runs.size());
+    state.run_count = static_cast<std::uint32_t>(old_list_.size());
+    for (const VersionEntry& e : old_list_) {
+      std::uint32_t stamp = 0;
+      if (e.ts.lamport != 0) {
+        if (last_stamp == 0 || !(e.ts == last_key)) {
+          last_stamp = stamp_in_table(batch, e.ts);
+          last_key = e.ts;
+        }
+        stamp = last_stamp;
+      }
+      batch.runs.push_back(StampedRun{e.start, e.end, stamp});
+    }
   }
-  return out;
+  export_stamps_.clear();
+  sort_stamp_table(batch);
+  return batch;
+}
+
+std::uint32_t Engine::Impl::stamp_in_table(StampedPageStates& batch, const Stamp& key) {
+  const auto [it, added] =
+      export_stamps_.try_emplace(key, static_cast<std::uint32_t>(batch.stamps.size()) + 1);
+  if (added) batch.stamps.push_back(Timestamp{key.lamport, peers_->names()[key.peer_ref]});
+  return it->second;
 }
 
 }  // namespace wmd

@@ -84,6 +84,7 @@ class Engine::Impl {
   std::uint32_t stamp_ref(const StampedPageStates& batch, std::uint32_t stamp);
   Result<ExportedPage> export_page(std::uint64_t page);
   std::vector<Result<PageState>> replicated_page_states(std::span<const std::uint64_t> pages);
+  StampedPageStates replicated_stamped_states(std::span<const std::uint64_t> pages);
   Status resize(std::uint64_t new_size_bytes);
   Status grow_to(std::uint64_t new_size_bytes);  // REQUIRES: page multiple <= max
   void note_lamport(std::uint64_t lamport);
@@ -118,6 +119,14 @@ class Engine::Impl {
   std::vector<engine_detail::VersionPool::StagedBlock> hole_blocks_;  // their version lists
   std::vector<StorageWrite> hole_writes_;
   std::vector<StorageRead> page_reads_;  // replicated_page_states(): one batch's reads
+  // replicated_stamped_states(): the batch's table entry for key (1-based), added when new.
+  std::uint32_t stamp_in_table(StampedPageStates& batch, const engine_detail::Stamp& key);
+  struct StampHash {
+    std::size_t operator()(const engine_detail::Stamp& s) const noexcept {
+      return std::hash<std::uint64_t>()(s.lamport * 0x9e3779b97f4a7c15ull ^ s.peer_ref);
+    }
+  };
+  std::unordered_map<engine_detail::Stamp, std::uint32_t, StampHash> export_stamps_;
   std::uint64_t hole_cache_first_ = 0, hole_cache_end_ = 0;  // unbacked pages, this call
   BulkPageWriter bulk_writer_;
   PageReader page_reader_;

@@ -40,6 +40,27 @@ StampedPageStates to_stamped(std::span<const PageState> states) {
   return batch;
 }
 
+void sort_stamp_table(StampedPageStates& batch) {
+  if (std::is_sorted(batch.stamps.begin(), batch.stamps.end())) return;
+  std::vector<std::uint32_t> order(batch.stamps.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&batch](std::uint32_t a, std::uint32_t b) {
+    return batch.stamps[a] < batch.stamps[b];
+  });
+  std::vector<std::uint32_t> renumbered(order.size() + 1, 0);  // old stamp -> new stamp
+  std::vector<Timestamp> sorted;
+  sorted.reserve(order.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i) {
+    renumbered[order[i] + 1] = i + 1;
+    sorted.push_back(std::move(batch.stamps[order[i]]));
+  }
+  batch.stamps = std::move(sorted);
+  for (StampedRun& run : batch.runs) {
+    assert(run.stamp < renumbered.size());
+    run.stamp = renumbered[run.stamp];
+  }
+}
+
 PageState to_page_state(const StampedPageStates& batch, std::size_t index) {
   static const Timestamp kZero{};
   const StampedPage& page = batch.pages[index];

@@ -17,6 +17,10 @@ namespace wmd {
 // ones included (whoever takes the result validates it, as for a PageState).
 StampedPageStates to_stamped(std::span<const PageState> states);
 
+// Sorts batch.stamps, renumbering the runs' stamps to match: a table built in the order its
+// entries were met becomes a valid one. REQUIRES: entries distinct, every stamp in the table.
+void sort_stamp_table(StampedPageStates& batch);
+
 // Page `index` of `batch` with its timestamps inline.
 // REQUIRES: the page's runs and their stamps are within the batch (a decoded or exported batch).
 PageState to_page_state(const StampedPageStates& batch, std::size_t index);

@@ -131,6 +131,15 @@ std::uint64_t page_state_wire_bytes(const PageState& state) {
   return bytes;
 }
 
+std::uint64_t page_state_wire_bytes(const StampedPageStates& batch, const StampedPage& page) {
+  std::uint64_t bytes = 16 + page.bytes.size();
+  for (std::uint32_t i = page.first_run; i < page.first_run + page.run_count; ++i) {
+    const std::uint32_t stamp = batch.runs[i].stamp;
+    bytes += kVersionRunBudgetBytes + (stamp == 0 ? 0 : batch.stamps[stamp - 1].peer.size());
+  }
+  return bytes;
+}
+
 std::optional<DigestSet> DigestAccumulator::add(proto::Digests chunk) {
   pending_.insert(pending_.end(), chunk.digests.begin(), chunk.digests.end());
   if (!chunk.last) {

@@ -45,6 +45,8 @@ std::vector<proto::Digests> chunk_digests(std::uint64_t size_bytes,
 
 // An upper bound of one page state's encoded size, for filling frames.
 std::uint64_t page_state_wire_bytes(const PageState& state);
+// The same for a page of a batch in the table form. REQUIRES: its runs and stamps in the batch.
+std::uint64_t page_state_wire_bytes(const StampedPageStates& batch, const StampedPage& page);
 // Whether every possible state of a page fits a PageStates frame (a run per byte, each naming
 // the longest peer id): then no page of a catch-up round is ever left out as oversized.
 bool every_page_state_fits(std::uint32_t page_size_bytes, std::uint32_t max_frame_bytes);

@@ -1,11 +1,42 @@
 #include "proto/catchup_session.hpp"
 
+#include "engine/stamped_pages.hpp"
+
 #include <algorithm>
 #include <cassert>
 #include <iterator>
+#include <map>
 #include <utility>
 
 namespace wmd::proto {
+namespace {
+
+// Moves `page` of an export batch into the frame, its runs' stamps renumbered to the frame's
+// table: batch entry k is frame entry frame_stamps[k] (added to the frame when first named).
+void append_page(const StampedPageStates& batch, StampedPage page,
+                 std::vector<std::uint32_t>& frame_stamps,
+                 std::map<Timestamp, std::uint32_t>& frame_index, StampedPageStates& frame) {
+  const auto first = static_cast<std::uint32_t>(frame.runs.size());
+  for (std::uint32_t i = page.first_run; i < page.first_run + page.run_count; ++i) {
+    StampedRun run = batch.runs[i];
+    if (run.stamp != 0) {
+      std::uint32_t& mapped = frame_stamps[run.stamp - 1];
+      if (mapped == 0) {
+        const Timestamp& ts = batch.stamps[run.stamp - 1];
+        const auto [it, added] =
+            frame_index.try_emplace(ts, static_cast<std::uint32_t>(frame.stamps.size()) + 1);
+        if (added) frame.stamps.push_back(ts);
+        mapped = it->second;
+      }
+      run.stamp = mapped;
+    }
+    frame.runs.push_back(run);
+  }
+  page.first_run = first;
+  frame.pages.push_back(std::move(page));
+}
+
+}  // namespace
 
 CatchupSession::CatchupSession(CatchupConfig config, CatchupSource source)
     : config_(config), source_(std::move(source)) {}
@@ -94,7 +125,18 @@ std::optional<CatchupSend> CatchupSession::next_step() {
   const std::uint64_t frame_budget = config_.max_frame_bytes - kPageStatesSlackBytes;
   CatchupSend step;
   step.kind = CatchupSend::Kind::step;
-  PageStates current;
+  PageStates current;  // the frame being filled, in the table form
+  // Its table's index (entries in the order met, sorted by finish_frame), and for the export
+  // batch being added, each of the batch's entries' place in it (0: not in it yet).
+  std::map<Timestamp, std::uint32_t> frame_index;
+  std::vector<std::uint32_t> frame_stamps;
+  const auto finish_frame = [&frame_index](PageStates& frame, CatchupSend& into) {
+    if (frame.stamped.pages.empty()) return;
+    sort_stamp_table(frame.stamped);
+    into.messages.emplace_back(std::move(frame));
+    frame = {};
+    frame_index.clear();
+  };
   std::uint64_t current_bytes = 0;
   std::uint64_t step_bytes = 0;
   std::vector<std::uint64_t> batch;
@@ -112,35 +154,33 @@ std::optional<CatchupSend> CatchupSession::next_step() {
       batch.push_back(*next);
     }
     if (batch.empty()) break;
-    auto exports = source_.export_pages(batch);
-    assert(exports.size() == batch.size() && "export_pages answers for every page");
-    for (std::size_t i = 0; i < batch.size() && i < exports.size(); ++i) {
-      const std::uint64_t page = batch[i];
-      auto& exported = exports[i];
-      if (!exported.ok()) continue;  // out of range: nothing to send
-      if (!exported->local_patches.empty()) step.absorbing_pages.push_back(page);
-      std::move(exported->local_patches.begin(), exported->local_patches.end(),
-                std::back_inserter(step.local_patches));
-      PageState& state = exported->state;
-      const std::uint64_t size = page_state_wire_bytes(state);
+    ExportBatch exported = source_.export_pages(batch);
+    step.absorbing_pages.insert(step.absorbing_pages.end(), exported.absorbing_pages.begin(),
+                                exported.absorbing_pages.end());
+    std::move(exported.local_patches.begin(), exported.local_patches.end(),
+              std::back_inserter(step.local_patches));
+    StampedPageStates& states = exported.states;
+    frame_stamps.assign(states.stamps.size(), 0);
+    for (StampedPage& page : states.pages) {
+      const std::uint64_t size = page_state_wire_bytes(states, page);
       page_wire_bytes_ = size;
       if (size > frame_budget) {
-        step.oversized_pages.push_back({page, state.versions.size()});
+        step.oversized_pages.push_back({page.page_index, page.run_count});
         continue;
       }
-      if (!current.pages.empty() && current_bytes + size > frame_budget) {
-        step.messages.emplace_back(std::move(current));
-        current = {};
+      if (!current.stamped.pages.empty() && current_bytes + size > frame_budget) {
+        finish_frame(current, step);
+        frame_stamps.assign(states.stamps.size(), 0);
         current_bytes = 0;
       }
       current_bytes += size;
       step_bytes += size;
-      round_bytes_sent_ += state.bytes.size();
+      round_bytes_sent_ += page.bytes.size();
       ++round_pages_sent_;
-      current.pages.push_back(std::move(state));
+      append_page(states, std::move(page), frame_stamps, frame_index, current.stamped);
     }
   }
-  if (!current.pages.empty()) step.messages.emplace_back(std::move(current));
+  finish_frame(current, step);
   std::sort(step.absorbing_pages.begin(), step.absorbing_pages.end());
   if (pages_.exhausted()) {
     done_sent_ = true;
@@ -176,26 +216,21 @@ ReceivedRound CatchupSession::catchup_done_received() {
   return std::exchange(received_, {});
 }
 
-std::vector<Result<ExportedPage>> as_exports(std::vector<Result<PageState>> states) {
-  std::vector<Result<ExportedPage>> out;
-  out.reserve(states.size());
-  for (auto& state : states) {
-    if (state) {
-      out.emplace_back(ExportedPage{std::move(*state), {}});
-    } else {
-      out.emplace_back(state.error());
-    }
-  }
-  return out;
-}
-
-std::function<std::vector<Result<ExportedPage>>(std::span<const std::uint64_t>)>
-export_one_at_a_time(std::function<Result<ExportedPage>(std::uint64_t page)> export_page) {
+std::function<ExportBatch(std::span<const std::uint64_t>)> export_one_at_a_time(
+    std::function<Result<ExportedPage>(std::uint64_t page)> export_page) {
   return [export_page = std::move(export_page)](std::span<const std::uint64_t> pages) {
-    std::vector<Result<ExportedPage>> out;
-    out.reserve(pages.size());
-    for (const std::uint64_t page : pages) out.push_back(export_page(page));
-    return out;
+    ExportBatch batch;
+    std::vector<PageState> states;
+    for (const std::uint64_t page : pages) {
+      auto exported = export_page(page);
+      if (!exported) continue;  // out of range: nothing to send
+      if (!exported->local_patches.empty()) batch.absorbing_pages.push_back(page);
+      std::move(exported->local_patches.begin(), exported->local_patches.end(),
+                std::back_inserter(batch.local_patches));
+      states.push_back(std::move(exported->state));
+    }
+    batch.states = to_stamped(states);
+    return batch;
   };
 }
 

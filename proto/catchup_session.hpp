@@ -40,27 +40,32 @@ struct CatchupConfig {
   int steps_in_flight = 4;                // steps queued ahead, so the socket never waits
 };
 
+// What CatchupSource::export_pages returns for a batch of pages.
+struct ExportBatch {
+  // The pages exported, in the order asked; a page out of range is left out.
+  StampedPageStates states;
+  // Local changes the export absorbed first (to send to every peer), and the pages whose
+  // export made them.
+  std::vector<Patch> local_patches;
+  std::vector<std::uint64_t> absorbing_pages;
+};
+
 // The engine's answers. REQUIRES: every function set.
 struct CatchupSource {
   std::function<std::uint64_t()> size_bytes;
   std::function<std::uint64_t()> zero_page_digest;
   std::function<std::vector<PageDigest>()> nonzero_digests;  // sorted by page
-  // Exports a batch of pages (up to kExportBatchPages, in the round's order): one result per
-  // page, in their order; an error (out of range) skips its page. Batches let the engine read
-  // them in one call (Engine::replicated_page_states()).
-  std::function<std::vector<Result<ExportedPage>>(std::span<const std::uint64_t> pages)>
-      export_pages;
+  // Exports a batch of pages (up to kExportBatchPages, in the round's order), in the table
+  // form a frame carries. Batches let the engine read them in one call.
+  std::function<ExportBatch(std::span<const std::uint64_t> pages)> export_pages;
 };
 
 // The most pages the session asks export_pages for at once: 256 KiB of 8 KiB pages.
 inline constexpr std::size_t kExportBatchPages = 32;
 
-// Results of Engine::replicated_page_states() as exports without local patches.
-std::vector<Result<ExportedPage>> as_exports(std::vector<Result<PageState>> states);
-
 // export_pages from a function that exports one page, called once per page.
-std::function<std::vector<Result<ExportedPage>>(std::span<const std::uint64_t>)>
-export_one_at_a_time(std::function<Result<ExportedPage>(std::uint64_t page)> export_page);
+std::function<ExportBatch(std::span<const std::uint64_t>)> export_one_at_a_time(
+    std::function<Result<ExportedPage>(std::uint64_t page)> export_page);
 
 // Messages to queue to the peer together; written(kind) once the last one was written.
 struct CatchupSend {

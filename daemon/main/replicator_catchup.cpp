@@ -38,7 +38,7 @@ proto::CatchupSession Replicator::make_catchup_session() {
   // every peer as the next scan's patch (once: the page is exported by then), and a round
   // saves a hash of every page it exports.
   source.export_pages = [this](std::span<const std::uint64_t> pages) {
-    return proto::as_exports(engine_.replicated_page_states(pages));
+    return proto::ExportBatch{engine_.replicated_stamped_states(pages), {}, {}};
   };
   return proto::CatchupSession(
       proto::CatchupConfig{config_.max_frame_bytes, config_.catchup_batch_bytes,

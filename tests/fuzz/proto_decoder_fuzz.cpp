@@ -1,6 +1,7 @@
 // libFuzzer target for the wire decoder. For any input it checks that:
 //  - decode_header/decode_body never crash, read out of bounds or allocate without bound;
-//  - every frame they accept re-encodes to exactly the same bytes (the encoding is canonical);
+//  - every frame they accept re-encodes to exactly the same bytes (the encoding is canonical),
+//    and a page states frame decodes alike in the table form (Limits::stamped_page_states);
 //  - a FrameReader fed the same bytes in two arbitrary chunks yields the same messages and the
 //    same error as the frame-by-frame decode.
 // Built by scripts/run-fuzz with clang (-fsanitize=fuzzer,address,undefined).
@@ -56,6 +57,17 @@ Decoded decode_frames(std::span<const std::uint8_t> input) {
     }
     if (!is_foreign_hello(*message)) {
       const std::vector<std::uint8_t> again = wmd::proto::encode(*message);
+      check(again.size() == frame_bytes && std::equal(again.begin(), again.end(), input.begin()));
+    }
+    if (header->type == wmd::proto::MessageType::page_states) {
+      // The table form (wmdd's) accepts the same frames, holds the same states and re-encodes
+      // to the same bytes.
+      auto stamped_limits = limits;
+      stamped_limits.stamped_page_states = true;
+      auto stamped = wmd::proto::decode_body(
+          header->type, input.subspan(kFrameHeaderBytes, header->body_bytes), stamped_limits);
+      check(stamped.ok() && *stamped == *message);
+      const std::vector<std::uint8_t> again = wmd::proto::encode(*stamped);
       check(again.size() == frame_bytes && std::equal(again.begin(), again.end(), input.begin()));
     }
     out.messages.push_back(std::move(message).value());

@@ -52,7 +52,7 @@ proto::CatchupSource source_of(Engine& engine, Export how) {
         [&engine](std::uint64_t page) { return engine.export_page_and_patches(page); });
   } else {
     s.export_pages = [&engine](std::span<const std::uint64_t> pages) {
-      return proto::as_exports(engine.replicated_page_states(pages));
+      return proto::ExportBatch{engine.replicated_stamped_states(pages), {}, {}};
     };
   }
   return s;
@@ -103,7 +103,7 @@ struct SessionToB {
       for (const auto& message : send.messages) {
         const auto* states = std::get_if<proto::PageStates>(&message);
         if (!states) continue;
-        for (const PageState& state : states->pages) {
+        for (const PageState& state : proto::all_page_states(*states)) {
           // The property the rule is for: the page's bytes did not also travel live this round.
           CHECK(last_live_step[state.page_index] < round_started_step);
           exported_in_send.push_back(state.page_index);

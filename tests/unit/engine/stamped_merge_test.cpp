@@ -43,6 +43,42 @@ TEST_CASE("the table form lists each timestamp once, sorted, and converts back e
   CHECK(to_page_states(batch) == states);
 }
 
+TEST_CASE("sorting a table built in the order met renumbers the runs to match") {
+  StampedPageStates batch;
+  batch.stamps = {{9, "b"}, {2, "c"}, {5, "b"}};
+  batch.pages.push_back(StampedPage{0, std::vector<std::uint8_t>(4096, 1), 0, 4});
+  batch.runs = {{0, 10, 1}, {10, 20, 0}, {20, 30, 2}, {30, 4096, 3}};
+  const std::vector<PageState> before = to_page_states(batch);
+  sort_stamp_table(batch);
+  CHECK(batch.stamps == std::vector<Timestamp>{{2, "c"}, {5, "b"}, {9, "b"}});
+  CHECK(batch.runs[0].stamp == 3);
+  CHECK(batch.runs[1].stamp == 0);
+  CHECK(to_page_states(batch) == before);
+}
+
+TEST_CASE("the engine exports a batch in the table form, as its pages one by one") {
+  Replica r(small_config("a"), 4 * 4096);
+  r.write(10, {1, 2, 0, 3});
+  r.engine->scan();
+  REQUIRE(r.engine->apply(make_patch("b", 1, 90, {{4096 + 7, {5, 5}}})).ok());
+  r.write(4096 * 3, {8});
+  r.engine->scan();
+  const std::vector<std::uint64_t> pages = {3, 9, 1, 0};  // 9 is past the size: left out
+  const StampedPageStates batch = r.engine->replicated_stamped_states(pages);
+  REQUIRE(batch.pages.size() == 3);
+  CHECK(std::is_sorted(batch.stamps.begin(), batch.stamps.end()));
+  const std::vector<PageState> states = to_page_states(batch);
+  for (std::size_t i = 0; i < states.size(); ++i) {
+    auto one = r.engine->replicated_page_state(states[i].page_index);
+    REQUIRE(one.ok());
+    CHECK(states[i] == *one);
+  }
+  CHECK(states[0].page_index == 3);
+  CHECK(states[1].page_index == 1);
+  CHECK(states[2].page_index == 0);
+  CHECK(r.engine->replicated_page_states(pages)[1].error() == make_error_code(errc::out_of_range));
+}
+
 TEST_CASE("a batch merged at once equals its pages merged one by one") {
   // A sender with bytes of three origins on several pages, so that the batch's table has
   // entries named by many pages (their refs cached across them).

@@ -72,7 +72,7 @@ std::vector<std::uint64_t> pages_in(const CatchupSend& send) {
   std::vector<std::uint64_t> pages;
   for (const auto& message : send.messages) {
     if (const auto* states = std::get_if<PageStates>(&message)) {
-      for (const auto& state : states->pages) pages.push_back(state.page_index);
+      for (const auto& state : all_page_states(*states)) pages.push_back(state.page_index);
     }
   }
   return pages;
@@ -126,8 +126,9 @@ TEST_CASE("a step asks for its pages in batches, as many as its budget has room 
   };
   FakeEngine engine = engine_with_pages(64);
   const CatchupSource source = recording(engine.source());
-  const std::uint64_t page_wire =
-      page_state_wire_bytes(engine.source().export_pages(std::vector<std::uint64_t>{0})[0]->state);
+  const ExportBatch first = engine.source().export_pages(std::vector<std::uint64_t>{0});
+  REQUIRE(first.states.pages.size() == 1);
+  const std::uint64_t page_wire = page_state_wire_bytes(first.states, first.states.pages[0]);
   engine.pending_local_change = false;
   // Ten pages a step, one step in flight.
   CatchupSession session(CatchupConfig{1 << 20, 10 * page_wire, 1}, source);
@@ -149,6 +150,63 @@ TEST_CASE("a step asks for its pages in batches, as many as its budget has room 
   REQUIRE(sends.size() == 1);
   CHECK(pages_in(sends[0]).size() == 80);
   CHECK(batches == std::vector<std::size_t>{1, kExportBatchPages, kExportBatchPages, 15});
+}
+
+TEST_CASE("each frame of a step carries its own sorted table, every entry named by its pages") {
+  // Pages of alternating origins, each with a timestamp of its own and a zero stretch, exported
+  // in batches that frames of three pages each split.
+  CatchupSource source;
+  source.size_bytes = [] { return 64 * kPage; };
+  source.zero_page_digest = [] { return kZeroDigest; };
+  source.nonzero_digests = [] {
+    std::vector<PageDigest> out;
+    for (std::uint64_t page = 0; page < 10; ++page) out.push_back({page, 100 + page});
+    return out;
+  };
+  const auto state_of = [](std::uint64_t page) {
+    PageState state;
+    state.page_index = page;
+    state.bytes.assign(kPage, 1);
+    std::fill(state.bytes.begin() + 100, state.bytes.begin() + 200, 0);
+    // Later pages have older timestamps: a frame's table is not in the order entries are met.
+    const Timestamp ts{20 - page, page % 2 == 0 ? "node-a" : "node-b"};
+    state.versions = {{0, 100, ts}, {100, 200, {}}, {200, kPage, {3, "node-c"}}};
+    return state;
+  };
+  source.export_pages =
+      export_one_at_a_time([&state_of](std::uint64_t page) -> Result<ExportedPage> {
+        return ExportedPage{state_of(page), {}};
+      });
+  const std::uint64_t page_wire = page_state_wire_bytes(state_of(0));
+  CatchupSession session(
+      CatchupConfig{static_cast<std::uint32_t>(kPageStatesSlackBytes + 3 * page_wire),
+                    10 * page_wire, 1},
+      source);
+  auto sends = session.start_round(peer_holding_nothing());
+  REQUIRE(sends.size() == 1);
+  std::vector<std::uint64_t> pages;
+  int frames = 0;
+  for (const Message& message : sends[0].messages) {
+    const auto* states = std::get_if<PageStates>(&message);
+    if (!states) continue;
+    ++frames;
+    CHECK(states->pages.empty());
+    const StampedPageStates& frame = states->stamped;
+    CHECK(std::is_sorted(frame.stamps.begin(), frame.stamps.end()));
+    CHECK(std::adjacent_find(frame.stamps.begin(), frame.stamps.end()) == frame.stamps.end());
+    std::vector<bool> named(frame.stamps.size(), false);
+    for (const StampedRun& run : frame.runs) {
+      REQUIRE(run.stamp <= frame.stamps.size());
+      if (run.stamp != 0) named[run.stamp - 1] = true;
+    }
+    CHECK(std::find(named.begin(), named.end(), false) == named.end());
+    for (const PageState& state : all_page_states(*states)) {
+      CHECK(state == state_of(state.page_index));
+      pages.push_back(state.page_index);
+    }
+  }
+  CHECK(frames == 4);  // 3 + 3 + 3 + 1
+  CHECK(pages == std::vector<std::uint64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
 }
 
 TEST_CASE("a round sends the pages the peer lacks in flow-controlled steps, then CatchupDone") {
