@@ -112,11 +112,12 @@ void encode_pages(std::span<const PageState> pages, ByteWriter& w) {
   }
   write_stamp_tables(stamps, w);
   w.varint(pages.size());
+  PageRunsScratch scratch;
   for (const PageState& page : pages) {
     assert(page.bytes.size() == pages.front().bytes.size() && "all pages are one page long");
     w.varint(page.page_index);
     w.bytes(page.bytes);
-    encode_page_runs(page.bytes, page.versions, stamps, w);
+    encode_page_runs(page.bytes, page.versions, stamps, scratch, w);
   }
 }
 
@@ -133,11 +134,13 @@ void encode_stamped(const StampedPageStates& batch, ByteWriter& w) {
   }
   write_stamp_tables(batch.stamps, w);
   w.varint(batch.pages.size());
+  PageRunsScratch scratch;
   for (const StampedPage& page : batch.pages) {
     assert(page.bytes.size() == batch.pages.front().bytes.size() && "all pages are one page long");
     w.varint(page.page_index);
     w.bytes(page.bytes);
-    encode_page_runs(page.bytes, std::span(batch.runs).subspan(page.first_run, page.run_count), w);
+    encode_page_runs(page.bytes, std::span(batch.runs).subspan(page.first_run, page.run_count),
+                     scratch, w);
   }
 }
 

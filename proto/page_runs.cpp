@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "proto/wire_format.hpp"
+#include "proto/zero_stretches.hpp"
 
 namespace wmd::proto {
 namespace {
@@ -24,34 +25,23 @@ bool same_stamp(const StampedRun& a, const StampedRun& b) {
   return a.stamp == b.stamp;
 }
 
-template <typename Run>
-bool all_zero(std::span<const std::uint8_t> bytes, const Run& run) {
-  const std::uint8_t* p = bytes.data() + run.start;
-  return std::all_of(p, p + (run.end - run.start), [](std::uint8_t b) { return b == 0; });
-}
-
-template <typename Run>
-bool no_zero(std::span<const std::uint8_t> bytes, const Run& run) {
-  return std::memchr(bytes.data() + run.start, 0, run.end - run.start) == nullptr;
-}
-
 // Calls emit(length, sparse, first) for each run of the wire form, in order, `first` the run
 // whose timestamp it carries. Greedy, hence unique: a run of timestamp T whose bytes are all
 // non-zero swallows each following pair (never-written zero bytes, run of T with non-zero
 // bytes); sparse when it swallowed any.
 template <typename Run, typename Emit>
-void for_each_wire_run(std::span<const std::uint8_t> bytes, std::span<const Run> versions,
-                       Emit&& emit) {
+void for_each_wire_run(ZeroStretches& zeros, std::span<const Run> versions, Emit&& emit) {
   std::size_t i = 0;
   while (i < versions.size()) {
     const Run& first = versions[i];
     std::uint32_t end = first.end;
     std::size_t next = i + 1;
     bool sparse = false;
-    if (!is_zero_stamp(first) && no_zero(bytes, first)) {
+    if (!is_zero_stamp(first) && !zeros.any_zero(first.start, first.end)) {
       while (next + 1 < versions.size() && is_zero_stamp(versions[next]) &&
-             all_zero(bytes, versions[next]) && same_stamp(versions[next + 1], first) &&
-             no_zero(bytes, versions[next + 1])) {
+             zeros.all_zero(versions[next].start, versions[next].end) &&
+             same_stamp(versions[next + 1], first) &&
+             !zeros.any_zero(versions[next + 1].start, versions[next + 1].end)) {
         end = versions[next + 1].end;
         next += 2;
         sparse = true;
@@ -64,11 +54,11 @@ void for_each_wire_run(std::span<const std::uint8_t> bytes, std::span<const Run>
 
 // Writes the run count, then each wire run with the table reference stamp_of(run) gives.
 // The count goes first, so the runs are found before any is written: kept here when they
-// are few (a page of fresh data is one run), found again otherwise. Finding them reads the
-// page's bytes (memchr over each stretch), the encoder's and the decoder's main cost.
+// are few (a page of fresh data is one run), found again otherwise (from the zero stretches,
+// without reading the page again).
 template <typename Run, typename StampOf>
-void write_wire_runs(std::span<const std::uint8_t> bytes, std::span<const Run> versions,
-                     StampOf&& stamp_of, ByteWriter& w) {
+void write_wire_runs(ZeroStretches& zeros, std::span<const Run> versions, StampOf&& stamp_of,
+                     ByteWriter& w) {
   const auto write_run = [&](std::uint32_t length, bool sparse, const Run& first) {
     w.varint(std::uint64_t{length} << 1 | (sparse ? 1 : 0));
     w.varint(stamp_of(first));
@@ -81,7 +71,7 @@ void write_wire_runs(std::span<const std::uint8_t> bytes, std::span<const Run> v
   constexpr std::size_t kKeptRuns = 32;
   WireRun kept[kKeptRuns];
   std::size_t count = 0;
-  for_each_wire_run(bytes, versions, [&](std::uint32_t length, bool sparse, const Run& first) {
+  for_each_wire_run(zeros, versions, [&](std::uint32_t length, bool sparse, const Run& first) {
     if (count < kKeptRuns) kept[count] = WireRun{length, sparse, &first};
     ++count;
   });
@@ -91,7 +81,7 @@ void write_wire_runs(std::span<const std::uint8_t> bytes, std::span<const Run> v
       write_run(kept[i].length, kept[i].sparse, *kept[i].first);
     return;
   }
-  for_each_wire_run(bytes, versions, write_run);
+  for_each_wire_run(zeros, versions, write_run);
 }
 
 // Appends [start, end) of stamp, merged into the last run when that has the same stamp.
@@ -105,41 +95,41 @@ void append(std::vector<StampedRun>& out, std::size_t first, std::uint32_t start
   out.push_back(StampedRun{start, end, stamp});
 }
 
-// A sparse run's pieces: the zero bytes get the zero timestamp, the others stamp. Zero bytes
-// are the rare ones in the data this is for: memchr finds each.
-void append_sparse(std::span<const std::uint8_t> bytes, std::uint32_t start, std::uint32_t end,
+// A sparse run's pieces: the zero bytes get the zero timestamp, the others stamp.
+void append_sparse(ZeroStretches& zeros, std::uint32_t start, std::uint32_t end,
                    std::uint32_t stamp, std::vector<StampedRun>& out, std::size_t first) {
   std::uint32_t piece = start;
-  while (piece < end) {
-    const auto* zero =
-        static_cast<const std::uint8_t*>(std::memchr(bytes.data() + piece, 0, end - piece));
-    const std::uint32_t data_end =
-        zero == nullptr ? end : static_cast<std::uint32_t>(zero - bytes.data());
-    if (data_end > piece) append(out, first, piece, data_end, stamp);
-    std::uint32_t zeros_end = data_end;
-    while (zeros_end < end && bytes[zeros_end] == 0) ++zeros_end;
-    if (zeros_end > data_end) append(out, first, data_end, zeros_end, 0);
-    piece = zeros_end;
-  }
+  zeros.for_each_within(start, end, [&](std::uint32_t zero_start, std::uint32_t zero_end) {
+    if (zero_start > piece) append(out, first, piece, zero_start, stamp);
+    append(out, first, zero_start, zero_end, 0);
+    piece = zero_end;
+  });
+  if (end > piece) append(out, first, piece, end, stamp);
+}
+
+void write_stamped_runs(ZeroStretches& zeros, std::span<const StampedRun> runs, ByteWriter& w) {
+  write_wire_runs(
+      zeros, runs, [](const StampedRun& run) { return std::uint64_t{run.stamp}; }, w);
 }
 
 }  // namespace
 
 void encode_page_runs(std::span<const std::uint8_t> bytes, std::span<const VersionRun> versions,
-                      const StampTable& stamps, ByteWriter& w) {
+                      const StampTable& stamps, PageRunsScratch& scratch, ByteWriter& w) {
   const auto stamp_of = [&stamps](const VersionRun& run) -> std::uint64_t {
     if (is_zero_stamp(run)) return 0;
     auto it = std::lower_bound(stamps.begin(), stamps.end(), run.ts);
     assert(it != stamps.end() && *it == run.ts && "every timestamp is in the table");
     return static_cast<std::uint64_t>(it - stamps.begin()) + 1;
   };
-  write_wire_runs(bytes, versions, stamp_of, w);
+  scratch.zeros.find(bytes);
+  write_wire_runs(scratch.zeros, versions, stamp_of, w);
 }
 
 void encode_page_runs(std::span<const std::uint8_t> bytes, std::span<const StampedRun> runs,
-                      ByteWriter& w) {
-  write_wire_runs(
-      bytes, runs, [](const StampedRun& run) { return std::uint64_t{run.stamp}; }, w);
+                      PageRunsScratch& scratch, ByteWriter& w) {
+  scratch.zeros.find(bytes);
+  write_stamped_runs(scratch.zeros, runs, w);
 }
 
 Status decode_page_runs(ByteReader& r, std::span<const std::uint8_t> bytes, std::size_t stamp_count,
@@ -152,6 +142,8 @@ Status decode_page_runs(ByteReader& r, std::span<const std::uint8_t> bytes, std:
   if (run_count == 0 || run_count > page_size) return errc::malformed;
   if (!r.can_hold(run_count, kMinWireRunBytes)) return r.error();
   const std::size_t first = out.size();
+  // Found once, for the sparse runs' pieces and the canonical form's questions.
+  scratch.zeros.find(bytes);
   std::uint32_t position = 0;
   for (std::uint64_t i = 0; i < run_count; ++i) {
     const std::uint64_t head = r.varint();
@@ -165,7 +157,7 @@ Status decode_page_runs(ByteReader& r, std::span<const std::uint8_t> bytes, std:
     const auto stamp = static_cast<std::uint32_t>(ref);
     if (ref != 0) stamp_used[ref - 1] = true;
     if (sparse) {
-      append_sparse(bytes, position, end, stamp, out, first);
+      append_sparse(scratch.zeros, position, end, stamp, out, first);
     } else {
       append(out, first, position, end, stamp);
     }
@@ -176,7 +168,8 @@ Status decode_page_runs(ByteReader& r, std::span<const std::uint8_t> bytes, std:
   std::vector<std::uint8_t>& canonical = scratch.encoded;
   canonical.clear();
   ByteWriter w(canonical);
-  encode_page_runs(bytes, std::span<const StampedRun>(out.data() + first, out.size() - first), w);
+  write_stamped_runs(scratch.zeros,
+                     std::span<const StampedRun>(out.data() + first, out.size() - first), w);
   const auto read = r.consumed_since(mark);
   if (canonical.size() != read.size() ||
       std::memcmp(canonical.data(), read.data(), read.size()) != 0) {

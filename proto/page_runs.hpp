@@ -16,6 +16,7 @@
 #include "engine/result.hpp"
 #include "engine/types.hpp"
 #include "proto/byte_io.hpp"
+#include "proto/zero_stretches.hpp"
 
 namespace wmd::proto {
 
@@ -23,20 +24,21 @@ namespace wmd::proto {
 // unique: entry k is reference k + 1.
 using StampTable = std::vector<Timestamp>;
 
+// What the encoder and the decoder reuse from page to page (one per frame, say).
+struct PageRunsScratch {
+  ZeroStretches zeros;                // the page's zero bytes
+  std::vector<std::uint8_t> encoded;  // decode_page_runs: the canonical form, to compare
+};
+
 // Writes run count and runs of `versions` (canonical: contiguous from 0, covering `bytes`,
 // adjacent timestamps different). REQUIRES: every non-zero timestamp of versions is in stamps.
 void encode_page_runs(std::span<const std::uint8_t> bytes, std::span<const VersionRun> versions,
-                      const StampTable& stamps, ByteWriter& w);
+                      const StampTable& stamps, PageRunsScratch& scratch, ByteWriter& w);
 // The same for runs in the table form, whose stamps are the frame's references as they are.
 // REQUIRES: canonical as above (adjacent runs name different entries), and the frame's table
 // is the one the runs' stamps index.
 void encode_page_runs(std::span<const std::uint8_t> bytes, std::span<const StampedRun> runs,
-                      ByteWriter& w);
-
-// What decode_page_runs reuses from page to page (one per frame, say).
-struct PageRunsScratch {
-  std::vector<std::uint8_t> encoded;
-};
+                      PageRunsScratch& scratch, ByteWriter& w);
 
 // Reads one page's run count and runs, appending the page's runs to `out` (table form, stamps
 // the frame's references: stamp_count of them), and marks the references they use in
