@@ -121,14 +121,20 @@ void encode_pages(std::span<const PageState> pages, ByteWriter& w) {
   }
 }
 
-// The table form goes out as it is when every entry is named (a frame lists no other); else
-// one page at a time.
+// The table form goes out as it is when its table is one a frame may carry (strictly
+// increasing, every entry named by a page's run); else one page at a time.
 void encode_stamped(const StampedPageStates& batch, ByteWriter& w) {
   std::vector<bool> named(batch.stamps.size(), false);
-  for (const StampedRun& run : batch.runs) {
-    if (run.stamp != 0) named[run.stamp - 1] = true;
+  for (const StampedPage& page : batch.pages) {
+    for (const StampedRun& run : std::span(batch.runs).subspan(page.first_run, page.run_count)) {
+      if (run.stamp != 0) named[run.stamp - 1] = true;
+    }
   }
-  if (std::find(named.begin(), named.end(), false) != named.end()) {
+  const bool increasing = std::adjacent_find(batch.stamps.begin(), batch.stamps.end(),
+                                             [](const Timestamp& a, const Timestamp& b) {
+                                               return !(a < b);
+                                             }) == batch.stamps.end();
+  if (!increasing || std::find(named.begin(), named.end(), false) != named.end()) {
     encode_pages(to_page_states(batch), w);
     return;
   }

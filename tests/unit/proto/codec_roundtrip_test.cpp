@@ -74,6 +74,24 @@ TEST_CASE("page states decode to the table form on request, and encode from it a
     extra.stamped = to_stamped(built.pages);
     extra.stamped.stamps.push_back(Timestamp{1u << 30, "node-z"});
     CHECK(encode(Message{extra}) == encode(Message{built}));
+    // A run past the pages' own names no entry of the frame.
+    PageStates orphan;
+    orphan.stamped = to_stamped(built.pages);
+    orphan.stamped.stamps.push_back(Timestamp{1u << 30, "node-z"});
+    orphan.stamped.runs.push_back(
+        StampedRun{0, 1, static_cast<std::uint32_t>(orphan.stamped.stamps.size())});
+    CHECK(encode(Message{orphan}) == encode(Message{built}));
+  }
+  SUBCASE("a table form whose table is out of order goes out one page at a time") {
+    PageStates unsorted;
+    unsorted.stamped = to_stamped(built.pages);
+    REQUIRE(unsorted.stamped.stamps.size() >= 2);
+    std::swap(unsorted.stamped.stamps[0], unsorted.stamped.stamps[1]);
+    for (StampedRun& run : unsorted.stamped.runs) {
+      if (run.stamp == 1 || run.stamp == 2) run.stamp = 3 - run.stamp;  // the same states
+    }
+    CHECK(unsorted == built);
+    CHECK(encode(Message{unsorted}) == encode(Message{built}));
   }
 }
 
