@@ -1,12 +1,12 @@
 #include "proto/catchup_session.hpp"
 
-#include "engine/stamped_pages.hpp"
-
 #include <algorithm>
 #include <cassert>
 #include <iterator>
 #include <map>
 #include <utility>
+
+#include "engine/stamped_pages.hpp"
 
 namespace wmd::proto {
 namespace {
