@@ -72,10 +72,10 @@ struct PageState {
 };
 
 // Page states as a catch-up frame carries them: each run names an entry of one timestamp table
-// shared by the batch. Passed from the decoder to the merge, a run is 12 bytes instead of a
-// VersionRun's 88 (its timestamp's peer id held inline), and a page of random bytes has ~64
-// runs: building, handing over and reading the expanded runs was a tenth of both daemons' CPU
-// in an initial sync. Validity is as for PageState (each page's runs sorted, covering the page
+// shared by the batch. From the export to the encoder and from the decoder to the merge, a run
+// is 12 bytes instead of a VersionRun's 88 (its timestamp's peer id held inline), and a page of
+// random bytes has ~64 runs: building, handing over and reading the expanded runs was a tenth
+// of both daemons' CPU in an initial sync. Validity is as for PageState (each page's runs sorted, covering the page
 // exactly, adjacent runs naming different entries), plus: stamps strictly increasing (so each
 // timestamp has one entry) and never the zero timestamp, which every run names as stamp 0.
 struct StampedRun {
