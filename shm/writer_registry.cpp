@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "shm/proc_stat.hpp"
+
 namespace wmd::core {
 namespace {
 
@@ -43,39 +45,6 @@ std::atomic_ref<T> field(const T& value) {
   return std::atomic_ref<T>(const_cast<T&>(value));
 }
 
-struct ProcStat {
-  bool exists = false;
-  char state = '?';
-  std::uint64_t start_time_ticks = 0;
-};
-
-ProcStat read_proc_stat(std::int32_t pid) {
-  ProcStat result;
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
-  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return result;
-  char buffer[1024];
-  const ssize_t n = ::read(fd, buffer, sizeof buffer - 1);
-  ::close(fd);
-  if (n <= 0) return result;
-  buffer[n] = '\0';
-  // The command name (field 2) may hold spaces and parentheses: fields resume after the last ')'.
-  const char* cursor = std::strrchr(buffer, ')');
-  if (cursor == nullptr) return result;
-  cursor += 2;  // ") "
-  result.exists = true;
-  result.state = *cursor;
-  // cursor is at field 3; field 22 is 19 fields further.
-  for (int field_index = 3; field_index < 22 && *cursor != '\0'; ++field_index) {
-    cursor = std::strchr(cursor, ' ');
-    if (cursor == nullptr) return result;
-    ++cursor;
-  }
-  result.start_time_ticks = std::strtoull(cursor, nullptr, 10);
-  return result;
-}
-
 }  // namespace
 
 std::uint64_t process_start_time_ticks(std::int32_t pid) {
@@ -85,11 +54,7 @@ std::uint64_t process_start_time_ticks(std::int32_t pid) {
 bool process_alive(std::int32_t pid, std::uint64_t start_time_ticks) {
   if (pid <= 0) return false;
   if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
-  const ProcStat stat = read_proc_stat(pid);
-  if (!stat.exists) return false;
-  if (stat.state == 'Z' || stat.state == 'X') return false;
-  if (start_time_ticks != 0 && stat.start_time_ticks != start_time_ticks) return false;
-  return true;
+  return alive_as(read_proc_stat(pid), start_time_ticks);
 }
 
 int register_writer(wmd_ctl* ctl, const wmd_ctl_writer& record) {

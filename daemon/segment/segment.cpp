@@ -15,6 +15,7 @@
 #include "daemon/segment/truncation_guard.hpp"
 #include "shm/doorbell.hpp"
 #include "shm/mapped_segment.hpp"
+#include "shm/process_liveness.hpp"
 #include "shm/status_block.hpp"
 #include "shm/writer_registry.hpp"
 
@@ -58,6 +59,8 @@ class Segment::Impl {
   mutable std::atomic<std::uint32_t> wake_epoch_{0};
   // Set by guard_against_truncation(); owner thread.
   bool guarded_ = false;
+  // The registered writers' /proc/PID/stat, kept open between writers() calls; owner thread.
+  core::ProcessLiveness writer_liveness_;
 
   wmd_ctl* ctl() const noexcept { return mapped_->ctl(); }
 };
@@ -257,11 +260,19 @@ void Segment::publish_status(const SegmentStatus& status) {
 }
 
 std::vector<WriterRecord> Segment::writers() const {
+  const std::vector<core::WriterSlot> slots = core::list_writers(impl_->ctl());
+  std::vector<core::ProcessLiveness::Process> processes;
+  processes.reserve(slots.size());
+  for (const core::WriterSlot& slot : slots) {
+    processes.push_back({slot.record.pid, slot.record.start_time_ticks});
+  }
+  const std::vector<bool> alive = impl_->writer_liveness_.alive(processes);
   std::vector<WriterRecord> result;
-  for (const core::WriterSlot& slot : core::list_writers(impl_->ctl())) {
+  for (std::size_t i = 0; i < slots.size(); ++i) {
     // A dead writer's pages are found by the hash scan; its slot is reclaimed by the next
     // registration.
-    if (!core::process_alive(slot.record.pid, slot.record.start_time_ticks)) continue;
+    if (!alive[i]) continue;
+    const core::WriterSlot& slot = slots[i];
     WriterRecord record;
     record.slot = static_cast<std::uint32_t>(slot.slot);
     record.pid = slot.record.pid;

@@ -150,6 +150,8 @@ class Segment {
   std::int32_t serving_daemon_pid() const noexcept;
   void publish_status(const SegmentStatus& status);
   // The registered writers whose process is still alive (dead ones and pid reuse left out).
+  // Each live writer's /proc/PID/stat stays open between calls, so asking again each scan
+  // round costs one read per writer. Owner thread.
   std::vector<WriterRecord> writers() const;
 
   class Impl;
