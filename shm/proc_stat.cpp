@@ -20,15 +20,21 @@ ProcStat parse_proc_stat(const char* text, std::size_t length) {
   const char* cursor = std::strrchr(buffer, ')');
   if (cursor == nullptr || cursor[1] != ' ') return result;
   cursor += 2;  // ") "
-  result.exists = true;
-  result.state = *cursor;
+  const char state = *cursor;
   // cursor is at field 3; field 22 is 19 fields further.
-  for (int field_index = 3; field_index < 22 && *cursor != '\0'; ++field_index) {
+  for (int field_index = 3; field_index < 22; ++field_index) {
     cursor = std::strchr(cursor, ' ');
     if (cursor == nullptr) return result;
     ++cursor;
   }
-  result.start_time_ticks = std::strtoull(cursor, nullptr, 10);
+  char* end = nullptr;
+  const std::uint64_t start_time_ticks = std::strtoull(cursor, &end, 10);
+  // Text cut short before the start time is no answer: it must not pass for a process with
+  // any start time.
+  if (end == cursor || (*end != ' ' && *end != '\n' && *end != '\0')) return result;
+  result.exists = true;
+  result.state = state;
+  result.start_time_ticks = start_time_ticks;
   return result;
 }
 
@@ -45,7 +51,8 @@ ProcStat read_proc_stat(std::int32_t pid) {
 }
 
 bool alive_as(const ProcStat& stat, std::uint64_t start_time_ticks) {
-  if (!stat.exists || stat.state == 'Z' || stat.state == 'X') return false;
+  // 'x' is how kernels before 4.14 show a dead task.
+  if (!stat.exists || stat.state == 'Z' || stat.state == 'X' || stat.state == 'x') return false;
   return start_time_ticks == 0 || stat.start_time_ticks == start_time_ticks;
 }
 

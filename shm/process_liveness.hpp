@@ -20,7 +20,8 @@ class ProcessLiveness {
  public:
   struct Process {
     std::int32_t pid = 0;
-    // As for process_alive(): 0 checks liveness only.
+    // As for process_alive(): 0 checks liveness only (whichever process has the pid now: a
+    // kept descriptor that fails is then replaced by a fresh one).
     std::uint64_t start_time_ticks = 0;
   };
 
