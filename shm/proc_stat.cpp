@@ -38,10 +38,14 @@ ProcStat parse_proc_stat(const char* text, std::size_t length) {
   return result;
 }
 
-ProcStat read_proc_stat(std::int32_t pid) {
+int open_proc_stat(std::int32_t pid) {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
-  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  return ::open(path, O_RDONLY | O_CLOEXEC);
+}
+
+ProcStat read_proc_stat(std::int32_t pid) {
+  const int fd = open_proc_stat(pid);
   if (fd < 0) return {};
   char buffer[1024];
   const ssize_t n = ::read(fd, buffer, sizeof buffer);

@@ -17,6 +17,10 @@ struct ProcStat {
 // Parses the text of a /proc/PID/stat file, `length` bytes at `text` (not NUL-terminated).
 ProcStat parse_proc_stat(const char* text, std::size_t length);
 
+// Opens /proc/PID/stat read-only (close-on-exec); -1 when it cannot. A descriptor kept open
+// stays bound to that process: once it is reaped, reads fail (ESRCH), even if the pid is reused.
+int open_proc_stat(std::int32_t pid);
+
 // Reads and parses /proc/PID/stat; exists is false when the file cannot be read.
 ProcStat read_proc_stat(std::int32_t pid);
 

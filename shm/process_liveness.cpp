@@ -1,22 +1,14 @@
 #include "shm/process_liveness.hpp"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <utility>
 
 #include "shm/proc_stat.hpp"
 
 namespace wmd::core {
 namespace {
-
-int open_stat(std::int32_t pid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
-  return ::open(path, O_RDONLY | O_CLOEXEC);
-}
 
 bool read_alive(int fd, const ProcessLiveness::Process& process) {
   char buffer[1024];
@@ -52,13 +44,13 @@ std::vector<bool> ProcessLiveness::alive(std::span<const Process> processes) {
     }
     const auto held = find(kept_, process);
     const bool was_held = held != kept_.end() && held->fd >= 0;
-    int fd = was_held ? std::exchange(held->fd, -1) : open_stat(process.pid);
+    int fd = was_held ? std::exchange(held->fd, -1) : open_proc_stat(process.pid);
     bool alive = fd >= 0 && read_alive(fd, process);
     if (!alive && was_held && process.start_time_ticks == 0) {
       // Without a start time, "the process with this pid" may be a new one since the kept
       // descriptor was opened: ask afresh once, as process_alive() would.
       ::close(fd);
-      fd = open_stat(process.pid);
+      fd = open_proc_stat(process.pid);
       alive = fd >= 0 && read_alive(fd, process);
     }
     if (alive) {

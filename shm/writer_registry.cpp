@@ -1,13 +1,10 @@
 #include "shm/writer_registry.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 
 #include "shm/proc_stat.hpp"

@@ -1,12 +1,12 @@
 #include "daemon/tracker/kernel/process_faults.hpp"
 
-#include <fcntl.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
+
+#include "shm/proc_stat.hpp"
 
 namespace wmd::kernel {
 
@@ -35,9 +35,7 @@ std::optional<std::uint64_t> parse_fault_count(const char* stat_text, std::uint6
 
 std::optional<ProcessFaults> ProcessFaults::open(std::int32_t pid, std::uint64_t start_time_ticks) {
   if (pid <= 0 || start_time_ticks == 0) return std::nullopt;
-  char path[48];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
-  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  const int fd = core::open_proc_stat(pid);
   if (fd < 0) return std::nullopt;
   return ProcessFaults(fd, start_time_ticks);
 }
